@@ -1,0 +1,108 @@
+"""Argument types and option groups shared by the magics.
+
+IPython's ``magic_arguments`` parser turns a failing ``type=`` into a one-line ``UsageError``
+naming the option, before anything is sent; these types give those lines a useful wording.
+Options used by several magics are defined once here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from collections.abc import Callable
+
+from IPython.core.magic_arguments import argument
+
+SIZE = re.compile(r"^\d{2,5}x\d{2,5}$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def number_in(low: float, high: float, kind: type = float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
+        return value
+
+    return parse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def identifier(text: str) -> str:
+    if not NAME.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid Python variable name")
+    return text
+
+
+def image_size(text: str) -> str:
+    if not SIZE.match(text):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1024x1024, got {text!r}")
+    return text
+
+
+temperature = number_in(0.0, 2.0)
+top_p = number_in(0.0, 1.0)
+
+
+def stack(*decorators: Callable) -> Callable:
+    """Apply several ``@argument`` decorators as one (so option groups are written once)."""
+
+    def apply(func: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+model_option = argument("-m", "--model", help="model for this cell (default: GPTMagic.model)")
+out_option = argument(
+    "-o", "--out", type=identifier, metavar="NAME", help="also store the result in variable NAME"
+)
+
+chat_options = stack(
+    model_option,
+    argument("-t", "--temperature", type=temperature, help="sampling temperature, 0 to 2"),
+    argument("--top-p", type=top_p, help="nucleus sampling, 0 to 1"),
+    argument("--max-tokens", type=positive_int, help="limit the answer's length in tokens"),
+    argument("-n", type=positive_int, default=1, help="ask for N answers, shown one after another"),
+    argument(
+        "-s", "--system", help="replace the conversation's system prompt (until changed again)"
+    ),
+    argument("--new", action="store_true", help="start a fresh conversation before this prompt"),
+    argument(
+        "--no-history",
+        action="store_true",
+        help="send only the system prompt and this prompt; store nothing",
+    ),
+    out_option,
+    argument("--no-stream", action="store_true", help="wait for the whole answer"),
+    argument("--dry-run", action="store_true", help="show the request that would be sent"),
+)
+
+
+def parse(func: Callable, line: str) -> argparse.Namespace:
+    """Parse a magic's line with shell quoting (``-s 'Be brief.'`` gives ``Be brief.``).
+
+    ``parse_argstring`` splits without POSIX rules and keeps the quotes in values.
+    """
+    from .errors import GPTMagicError
+
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise GPTMagicError(f"Cannot read the options: {exc} ({line.strip()!r}).") from None
+    return func.parser.parse_args(argv)

@@ -1,0 +1,142 @@
+"""The API client: one ``openai.OpenAI`` per endpoint, and chat results as plain events.
+
+``openai`` is imported here, on first use, never when the extension loads (it takes about
+0.4 s). Streams and non-streamed answers are turned into the same small event types, so the
+display code has one path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .apikey import resolve_key
+from .usage import Usage
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where requests go and how: everything that needs a different SDK client."""
+
+    base_url: str
+    proxy: str | None
+    timeout: float
+
+    @classmethod
+    def resolve(cls, base_url: str, proxy: str, timeout: float) -> Endpoint:
+        """Trait values first, then the environment, then the API's own address."""
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        return cls(url.rstrip("/"), proxy or None, float(timeout))
+
+    @property
+    def host(self) -> str:
+        """The server's host (and port): safe to show and to store in provenance."""
+        return urlsplit(self.base_url).netloc or self.base_url
+
+
+@dataclass
+class Delta:
+    index: int
+    text: str
+
+
+@dataclass
+class Finish:
+    index: int
+    reason: str
+
+
+@dataclass
+class Reported:
+    usage: Usage
+    model: str | None = None
+
+
+Event = Delta | Finish | Reported
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the stream broke (the SDK's, its HTTP library's, bad JSON)."""
+    import openai
+
+    errors: list[type[BaseException]] = [openai.APIError, ValueError]
+    for name in ("httpx2", "httpx"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "HTTPError"):
+            errors += [module.HTTPError, module.StreamError]
+    return tuple(errors)
+
+
+def make_sdk_client(endpoint: Endpoint, api_key: str) -> Any:
+    """An ``openai.OpenAI`` for ``endpoint``; retries are gptmagic's own (see retrying.py)."""
+    import openai
+
+    http_client = None
+    if endpoint.proxy:
+        http_client = openai.DefaultHttpxClient(proxy=endpoint.proxy)
+    return openai.OpenAI(
+        api_key=api_key,
+        base_url=endpoint.base_url,
+        timeout=endpoint.timeout,
+        max_retries=0,
+        http_client=http_client,
+    )
+
+
+def sdk_for(session: Any, endpoint: Endpoint) -> Any:
+    """The kernel's client for ``endpoint`` (kept, so connections are reused)."""
+    key = resolve_key(session, endpoint.host)
+    cache_key = (endpoint, hash(key))
+    if cache_key not in session.clients:
+        session.clients[cache_key] = make_sdk_client(endpoint, key)
+    return session.clients[cache_key]
+
+
+class ChatStream:
+    """Iterates the events of one streamed answer and always closes its HTTP response."""
+
+    def __init__(self, sdk_stream: Any):
+        self._stream = sdk_stream
+
+    def __iter__(self) -> Iterator[Event]:
+        for chunk in self._stream:
+            for choice in chunk.choices or ():
+                content = choice.delta.content if choice.delta else None
+                if content:
+                    yield Delta(choice.index, content)
+                if choice.finish_reason:
+                    yield Finish(choice.index, choice.finish_reason)
+            if getattr(chunk, "usage", None):
+                yield Reported(Usage.from_api(chunk.usage), chunk.model)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def completion_events(completion: Any) -> list[Event]:
+    """The events of a non-streamed completion, in the order a stream would give them."""
+    events: list[Event] = []
+    for choice in completion.choices:
+        if choice.message.content:
+            events.append(Delta(choice.index, choice.message.content))
+        events.append(Finish(choice.index, choice.finish_reason or "stop"))
+    if completion.usage:
+        events.append(Reported(Usage.from_api(completion.usage), completion.model))
+    return events
+
+
+def open_chat(sdk: Any, body: dict[str, Any]) -> ChatStream | list[Event]:
+    """Send a chat request; a stream for ``stream=True`` bodies, else all events at once."""
+    if body.get("stream"):
+        return ChatStream(sdk.chat.completions.create(**body))
+    return completion_events(sdk.chat.completions.create(**body))
+
+
+def list_models(sdk: Any) -> list[str]:
+    return sorted(model.id for model in sdk.models.list())

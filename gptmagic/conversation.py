@@ -1,0 +1,108 @@
+"""The kernel's conversation: system prompt, completed turns, and history trimming.
+
+A turn (user message + assistant answer) enters the history only once the answer is
+complete (or interrupted, and then marked), so a failed request never leaves a dangling
+user message. Each message caches its token count, so trimming a 500-turn history costs the
+same as a 10-turn one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .tokens import estimate_message_tokens
+
+
+@dataclass
+class Message:
+    role: str
+    content: str
+    tokens: int = 0
+    tokens_exact: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.tokens:
+            self.tokens = estimate_message_tokens(self.content)
+
+    def to_api(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass
+class Turn:
+    user: Message
+    assistant: Message
+
+    @property
+    def tokens(self) -> int:
+        return self.user.tokens + self.assistant.tokens
+
+
+@dataclass
+class Plan:
+    """The messages one request will send, and which old turns it leaves out."""
+
+    messages: list[dict[str, str]]
+    user: Message
+    dropped_turns: int = 0
+    dropped_tokens: int = 0
+    context_tokens: int = 0  # system prompt + the history sent
+
+
+@dataclass
+class Conversation:
+    system: str = ""
+    turns: list[Turn] = field(default_factory=list)
+
+    def plan(self, prompt: str, *, budget: int | None, use_history: bool = True) -> Plan:
+        """Messages for a request with ``prompt``: system + the newest turns within ``budget``."""
+        user = Message("user", prompt)
+        head = [Message("system", self.system)] if self.system else []
+        fixed = sum(m.tokens for m in head) + user.tokens
+        kept: list[Turn] = []
+        if use_history:
+            room = None if budget is None else budget - fixed
+            for turn in reversed(self.turns):
+                if room is not None and turn.tokens > room:
+                    break
+                kept.append(turn)
+                if room is not None:
+                    room -= turn.tokens
+            kept.reverse()
+        dropped = self.turns[: len(self.turns) - len(kept)] if use_history else []
+        messages = [m.to_api() for m in head]
+        for turn in kept:
+            messages += [turn.user.to_api(), turn.assistant.to_api()]
+        messages.append(user.to_api())
+        return Plan(
+            messages=messages,
+            user=user,
+            dropped_turns=len(dropped),
+            dropped_tokens=sum(t.tokens for t in dropped),
+            context_tokens=fixed - user.tokens + sum(t.tokens for t in kept),
+        )
+
+    def commit(self, plan: Plan, answer: Message, prompt_tokens: int | None = None) -> None:
+        """Store the turn of a finished request, dropping the turns the plan left out."""
+        if prompt_tokens:
+            # The server's prompt count minus everything else sent is the prompt's true size.
+            own = prompt_tokens - plan.context_tokens
+            if own > 0:
+                plan.user.tokens, plan.user.tokens_exact = own, True
+        del self.turns[: plan.dropped_turns]
+        self.turns.append(Turn(plan.user, answer))
+
+    def reset(self) -> None:
+        """Forget the turns; the system prompt stays."""
+        self.turns.clear()
+
+    @property
+    def messages(self) -> list[Message]:
+        head = [Message("system", self.system)] if self.system else []
+        return head + [m for t in self.turns for m in (t.user, t.assistant)]
+
+    @property
+    def tokens(self) -> int:
+        return sum(t.tokens for t in self.turns)

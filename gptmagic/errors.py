@@ -1,0 +1,133 @@
+"""gptmagic's own error, and one-line explanations of the ``openai`` SDK's exceptions.
+
+Every expected failure becomes a :class:`GPTMagicError`, a ``UsageError``: IPython prints it
+as one line with no traceback and still marks the cell as failed, so "Run All", nbclient and
+papermill stop there. Explanations dispatch on the SDK's exception classes and the error
+body's structured fields, never on message wording, and every text shown passes
+:func:`redact` so a key echoed by a server is never displayed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from IPython.core.error import UsageError
+
+
+class GPTMagicError(UsageError):
+    """An expected failure with a short message naming the cause and the fix."""
+
+
+def one_line_errors(func: Callable) -> Callable:
+    """Re-raise gptmagic's errors as a plain ``UsageError``.
+
+    IPython prints the one-line form only for ``UsageError`` itself (``etype is UsageError``),
+    not for subclasses, so the magics hand it exactly that type.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GPTMagicError as exc:
+            raise UsageError(str(exc)) from None
+
+    return wrapper
+
+
+class InterruptedAnswer(GPTMagicError):
+    """The user interrupted a stream; the partial answer was kept."""
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def server_message(exc: BaseException) -> str:
+    """The human message a server put in its error body (OpenAI, vLLM or plain shapes)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+        if isinstance(body.get("detail"), str):
+            return body["detail"]
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:300]
+    return getattr(exc, "message", "") or str(exc)
+
+
+def error_field(exc: BaseException, name: str) -> str | None:
+    """A structured field (``code``, ``param``, ``type``) of an OpenAI-style error body."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get(name) is not None:
+            return str(inner[name])
+    return None
+
+
+def explain(
+    exc: BaseException,
+    *,
+    host: str,
+    model: str,
+    timeout: float,
+    attempts: int = 1,
+    what: str = "request",
+) -> str:
+    """One line saying what went wrong and what to do about it."""
+    import openai
+
+    retried = f" after {attempts} attempts" if attempts > 1 else ""
+    if isinstance(exc, openai.APITimeoutError):
+        return (
+            f"No answer from {host} within {timeout:g} s{retried} (timeout). "
+            f"Raise it with %config GPTMagic.timeout = {max(60, int(timeout * 2))}, or retry."
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        detail = f": {type(cause).__name__}: {cause}" if cause else ""
+        return (
+            f"Could not reach {host}{retried}{detail}. Check GPTMagic.base_url / "
+            "OPENAI_BASE_URL, your network and the proxy (GPTMagic.proxy, HTTPS_PROXY)."
+        )
+    if not isinstance(exc, openai.APIStatusError):
+        return f"The {what} failed: {type(exc).__name__}: {server_message(exc)}"
+    status, message = exc.status_code, server_message(exc)
+    if isinstance(exc, openai.AuthenticationError):
+        return (
+            f"{host} rejected the API key (401). Set a valid key in the OPENAI_API_KEY "
+            "environment variable before starting the kernel (or run %gpt key to type one)."
+        )
+    if isinstance(exc, openai.PermissionDeniedError):
+        return (
+            f"{host} refused access (403): {message} Check that OPENAI_API_KEY, "
+            "OPENAI_ORG_ID and OPENAI_PROJECT_ID allow this model."
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return (
+            f"Model {model!r} was not found on {host} (404). Run %gpt models to list the "
+            "models it offers; if none are listed, check that base_url ends in /v1."
+        )
+    if isinstance(exc, openai.RateLimitError):
+        if error_field(exc, "code") == "insufficient_quota":
+            return f"Your quota on {host} is used up (429 insufficient_quota): check billing."
+        return (
+            f"Rate limited by {host} (429){retried}. Wait a minute and re-run the cell, "
+            "or raise GPTMagic.max_retries."
+        )
+    if status >= 500:
+        return (
+            f"{host} failed with {status}{retried}: {message} "
+            "The server is having trouble: try again later."
+        )
+    return f"{host} refused the {what} ({status}): {message}"

@@ -1,0 +1,158 @@
+"""The ``GPTMagic`` class: the magics and, as traits, the kernel's configuration.
+
+Like IPython's ``StoreMagics`` and jupysql's ``SqlMagic``, the Magics object is the
+``Configurable``: ``%config GPTMagic.model = "..."``, ``c.GPTMagic.model`` in
+``ipython_config.py`` and the panel all set these traits. The API key is deliberately not a
+trait (``%config GPTMagic`` prints every trait; see apikey.py).
+"""
+
+from __future__ import annotations
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import magic_arguments
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
+
+from . import arguments
+from .errors import GPTMagicError, one_line_errors
+from .session import KernelSession, session_for
+
+
+@magics_class
+class GPTMagic(Magics):
+    """Chat with OpenAI-compatible models from IPython and Jupyter."""
+
+    model = Unicode("gpt-4o-mini", help="Chat model used when a cell does not say -m.").tag(
+        config=True
+    )
+    temperature = Float(
+        None, allow_none=True, help="Sampling temperature, 0 to 2 (None: the server's default)."
+    ).tag(config=True)
+    top_p = Float(None, allow_none=True, help="Nucleus sampling, 0 to 1 (None: not sent).").tag(
+        config=True
+    )
+    max_tokens = Int(None, allow_none=True, help="Answer length limit (None: not sent).").tag(
+        config=True
+    )
+    system_prompt = Unicode("", help="System prompt of new conversations.").tag(config=True)
+    base_url = Unicode(
+        "",
+        help="API base URL, e.g. http://localhost:11434/v1 for Ollama "
+        "(empty: OPENAI_BASE_URL, else https://api.openai.com/v1).",
+    ).tag(config=True)
+    proxy = Unicode(
+        "",
+        help="HTTP(S) proxy for API traffic, e.g. http://127.0.0.1:1080 "
+        "(empty: HTTPS_PROXY / HTTP_PROXY from the environment).",
+    ).tag(config=True)
+    image_model = Unicode("gpt-image-1", help="Model for %gptimage.").tag(config=True)
+    image_size = Unicode("1024x1024", help="Default %gptimage size, WIDTHxHEIGHT.").tag(config=True)
+    timeout = Float(60.0, help="Seconds to wait for the server (also between stream chunks).").tag(
+        config=True
+    )
+    max_retries = Int(2, help="Retries for 429, 5xx, timeouts and connection errors.").tag(
+        config=True
+    )
+    stream = Bool(True, help="Stream answers into the cell as they are written.").tag(config=True)
+    history_max_tokens = Int(
+        8000,
+        allow_none=True,
+        help="Token budget of the history sent; older turns are dropped, with a notice.",
+    ).tag(config=True)
+    token_budget = Int(
+        None,
+        allow_none=True,
+        help="Refuse requests once the kernel's reported usage reaches this many tokens.",
+    ).tag(config=True)
+    show_usage = Bool(True, help="Show a line of token usage under each answer.").tag(config=True)
+    display = Enum(
+        ["auto", "markdown", "text"],
+        "auto",
+        help="How answers stream: Markdown updated in place (kernels), plain text "
+        "(terminals), or auto.",
+    ).tag(config=True)
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        self.session: KernelSession = session_for(shell)
+        if not self.session.conversation.turns and not self.session.conversation.system:
+            self.session.conversation.system = self.system_prompt
+
+    # -- validation: a bad %config value is refused with a clear message -----------------
+    @validate("temperature")
+    def _check_temperature(self, proposal):
+        return _in_range("temperature", proposal["value"], 0.0, 2.0)
+
+    @validate("top_p")
+    def _check_top_p(self, proposal):
+        return _in_range("top_p", proposal["value"], 0.0, 1.0)
+
+    @validate("max_tokens", "history_max_tokens", "token_budget")
+    def _check_positive(self, proposal):
+        value = proposal["value"]
+        if value is not None and value <= 0:
+            raise TraitError(f"GPTMagic.{proposal['trait'].name} must be > 0 (or None)")
+        return value
+
+    @validate("timeout")
+    def _check_timeout(self, proposal):
+        if proposal["value"] <= 0:
+            raise TraitError("GPTMagic.timeout must be > 0 seconds")
+        return proposal["value"]
+
+    @validate("max_retries")
+    def _check_retries(self, proposal):
+        if proposal["value"] < 0:
+            raise TraitError("GPTMagic.max_retries must be >= 0")
+        return proposal["value"]
+
+    @validate("image_size")
+    def _check_size(self, proposal):
+        if not arguments.SIZE.match(proposal["value"]):
+            raise TraitError("GPTMagic.image_size must look like 1024x1024")
+        return proposal["value"]
+
+    @observe("system_prompt")
+    def _system_changed(self, change):
+        self.session.conversation.system = change["new"]
+
+    # -- magics -------------------------------------------------------------------------
+    @cell_magic("gpt")
+    @one_line_errors
+    @magic_arguments()
+    @arguments.chat_options
+    def gpt_cell(self, line, cell):
+        """Send the cell as a prompt in this kernel's conversation; stream the answer.
+
+        The options apply to this cell only (except -s, which changes the conversation's
+        system prompt). Kernel defaults: %config GPTMagic.
+        """
+        from .chat import CellRequest, ChatCell
+
+        args = arguments.parse(self.gpt_cell, line)
+        prompt = cell.strip()
+        if not prompt:
+            raise GPTMagicError("The prompt is empty: write it in the cell below %%gpt.")
+        if args.system is not None:
+            self.session.conversation.system = args.system
+        if args.new:
+            self.session.conversation.reset()
+        ChatCell(self, CellRequest.from_args(self, args, prompt)).run()
+
+    @line_magic("gpt")
+    @one_line_errors
+    def gpt_line(self, line):
+        """%gpt [SUBCOMMAND] [options]: status and conversation tools.
+
+        Subcommands: (none) one line of status; reset; history; models; usage [--reset];
+        save PATH; load PATH (.json, .md, .ipynb); key (type the API key, hidden).
+        Use %%gpt (two %) to chat.
+        """
+        from .commands import run_subcommand
+
+        return run_subcommand(self, line)
+
+
+def _in_range(name: str, value: float | None, low: float, high: float) -> float | None:
+    if value is not None and not low <= value <= high:
+        raise TraitError(f"GPTMagic.{name} must be between {low:g} and {high:g}, got {value}")
+    return value

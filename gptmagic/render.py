@@ -1,0 +1,79 @@
+"""The final output of an answer: Markdown for people, plain text, provenance metadata.
+
+``text/plain`` is always the answer text itself; notes (history trimmed, cut by max_tokens,
+interrupted, usage) appear only in the Markdown, so code that reads the plain text (``-o``,
+nbformat tooling) gets the answer alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .usage import Usage
+
+
+def join_answers(texts: list[str], start: int = 1) -> str:
+    """Several answers (``-n``) one after another under numbered headings."""
+    if len(texts) == 1 and start == 1:
+        return texts[0]
+    return "\n\n".join(
+        f"**Answer {i}**\n\n{text}" if text else f"**Answer {i}**\n\n*(empty)*"
+        for i, text in enumerate(texts, start)
+    )
+
+
+def usage_footer(model: str, usage: Usage | None, kernel_total: int, estimate: int) -> str:
+    """One short line of cost: this answer's tokens and the kernel's running total."""
+    if usage is None:
+        spent = f"usage not reported by the server (≈{estimate:,} tokens, estimate)"
+    else:
+        spent = (
+            f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} prompt + "
+            f"{usage.completion_tokens:,} completion)"
+        )
+    return f"{model} · {spent} · kernel total {kernel_total:,}"
+
+
+def answer_markdown(texts: list[str], notes: list[str], footer: str | None) -> str:
+    body = join_answers(texts)
+    parts = [f"> {note}" for note in notes]
+    parts.append(body)
+    if footer:
+        parts.append(f"<sub>{footer}</sub>")
+    return "\n\n".join(p for p in parts if p)
+
+
+def answer_bundle(texts: list[str], notes: list[str], footer: str | None) -> dict[str, str]:
+    return {
+        "text/markdown": answer_markdown(texts, notes, footer),
+        "text/plain": join_answers(texts),
+    }
+
+
+def timestamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance(
+    *,
+    model: str,
+    host: str,
+    parameters: dict[str, Any],
+    usage: Usage | None,
+    finish_reasons: list[str | None],
+    status: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``gptmagic`` output metadata: what produced this answer (never the key)."""
+    return {
+        "model": model,
+        "host": host,
+        "parameters": parameters,
+        "usage": usage.to_dict() if usage else None,
+        "finish_reason": finish_reasons[0] if finish_reasons else None,
+        "finish_reasons": finish_reasons,
+        "status": status,
+        "timestamp": timestamp(),
+        **extra,
+    }

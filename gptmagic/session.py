@@ -1,0 +1,65 @@
+"""Per-kernel state that must outlive the Magics instance.
+
+``%reload_ext gptmagic`` builds a new ``GPTMagic`` object, so the conversation, the usage
+ledger and the API key the user typed live here, keyed by the shell, not on the magics.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from .conversation import Conversation
+from .usage import UsageLedger
+
+
+class Secret:
+    """Holds the API key without ever showing it in a repr, str or format."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+
+@dataclass(eq=False)
+class KernelSession:
+    """Everything one kernel remembers between cells and across extension reloads."""
+
+    conversation: Conversation = field(default_factory=Conversation)
+    usage: UsageLedger = field(default_factory=UsageLedger)
+    typed_key: Secret | None = None
+    # Parameter adaptations learnt from servers, keyed by (host, model); see compat.py.
+    compat: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Trait values changed at run time (panel, %config), restored after a reload.
+    settings: dict[str, Any] = field(default_factory=dict)
+    clients: dict[tuple, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"KernelSession(turns={len(self.conversation.turns)}, "
+            f"total_tokens={self.usage.total.total_tokens})"
+        )
+
+
+_SESSIONS: weakref.WeakKeyDictionary[Any, KernelSession] = weakref.WeakKeyDictionary()
+
+
+def session_for(shell: Any) -> KernelSession:
+    """The session of ``shell``, created on first use."""
+    session = _SESSIONS.get(shell)
+    if session is None:
+        session = _SESSIONS[shell] = KernelSession()
+    return session

@@ -1,0 +1,1 @@
+"""Test helpers for gptmagic: a local OpenAI-compatible HTTP server (see ``server``)."""

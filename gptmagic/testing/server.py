@@ -1,0 +1,755 @@
+"""A local OpenAI-compatible HTTP server for tests, benchmarks and demo runs.
+
+It speaks real HTTP on 127.0.0.1 (real status codes, chunked SSE streams, dropped
+connections) so that code under test goes through the genuine ``openai`` SDK and its
+transport instead of mocks. Every request is recorded; replies can be scripted with
+``enqueue(Reply(...))``, in-process or from another process via the ``/_control/*`` endpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["FakeOpenAI", "Recorded", "Reply"]
+
+CHAT_MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "o-strict", "o-fixed-temp"]
+DEFAULT_MODELS = [*CHAT_MODELS, "gpt-image-1", "dall-e-3"]
+IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
+_TOKEN = re.compile(r"\s*\S+\s*|\s+")
+_LOREM = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed"]
+_PARAGRAPH_WORDS = 60
+_Plans = list[tuple[list[str], str]]  # per choice: the tokens to send and the finish reason
+_REPLY_MODES = {
+    "usage": ("auto", "never", "in_last_chunk"),
+    "image_format": ("b64_json", "url"),
+    "endpoint": ("chat", "images"),
+}
+_DEFAULT_ERRORS = {  # status -> (message, type, code) sent when a Reply gives no `error`
+    400: ("Bad request.", "invalid_request_error", None),
+    401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
+    403: ("You are not allowed to use this model.", "invalid_request_error", None),
+    404: ("The requested resource was not found.", "invalid_request_error", "not_found"),
+    429: ("Rate limit reached for requests. Try again in 1s.", "requests", "rate_limit_exceeded"),
+    500: ("The server had an error while processing your request.", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+@dataclass
+class Reply:
+    """A scripted answer for the next chat (or images) request, with optional faults.
+
+    The answer is `text`, else `tokens` lorem tokens, else the default answer. Faults count
+    content chunks. Streams honour every field; a non-streamed reply honours only `stall`
+    (a delay) and `drop_after` (the connection closes without a response). A `status` other
+    than 200 sends `error` (the whole JSON body; default OpenAI-style) with `headers`. For
+    images, the request's ``response_format`` wins over `image_format`.
+    """
+
+    text: str | None = None
+    tokens: int | None = None
+    chunk_delay: float = 0.0
+    status: int = 200
+    error: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    usage: str = "auto"
+    ping: bool = False
+    drop_after: int | None = None
+    malformed_after: int | None = None
+    stall: float | None = None
+    ignore_n: bool = False
+    finish_reason: str = "stop"
+    revised_prompt: str | None = None
+    image_format: str = "b64_json"
+    endpoint: str = "chat"
+
+    def __post_init__(self) -> None:
+        """Reject typos early: a misspelt mode would otherwise silently test nothing."""
+        for name, allowed in _REPLY_MODES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"Reply.{name} must be one of {allowed}: {getattr(self, name)!r}")
+
+
+@dataclass
+class Recorded:
+    """One request as the server received it (body is parsed JSON, or None)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    time: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise for /_control/requests without leaking the caller's API key."""
+        data = asdict(self)
+        if "authorization" in data["headers"]:
+            data["headers"]["authorization"] = "<redacted>"
+        return data
+
+
+class _APIError(Exception):
+    """An HTTP error answer: raised anywhere in a handler, sent by the dispatcher."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+class _Drop(Exception):
+    """Abandon the response and close the connection."""
+
+
+def _error_body(
+    message: str, type_: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _invalid(message: str, param: str | None = None, code: str | None = None) -> _APIError:
+    return _APIError(400, _error_body(message, "invalid_request_error", param, code))
+
+
+def _mask(key: str) -> str:
+    """Mask like OpenAI does; short keys are hidden entirely so that nothing leaks."""
+    return f"{key[:3]}***{key[-3:]}" if len(key) > 8 else "***"
+
+
+def tokenize(text: str) -> list[str]:
+    """Split into tokens (a word plus its following whitespace) that join back to `text`."""
+    return _TOKEN.findall(text)
+
+
+def lorem(tokens: int) -> str:
+    """Deterministic Markdown of exactly `tokens` tokens, with a paragraph every 60 words."""
+    words = []
+    for i in range(tokens):
+        word, position = _LOREM[i % len(_LOREM)], i % _PARAGRAPH_WORDS
+        if position == 0:
+            word = word.capitalize()
+        elif position % 20 == 10:
+            word = f"**{word}**"
+        words.append(word + (".\n\n" if position == _PARAGRAPH_WORDS - 1 else " "))
+    return "".join(words).rstrip()
+
+
+def render_png(width: int, height: int, seed: int) -> bytes:
+    """A real RGB PNG at full size: a vertical gradient crossed by 32 px stripes.
+
+    Rows are built by repeating byte strings and compress to a few kB, so even 1536x1024
+    renders in milliseconds.
+    """
+    top = (seed & 0xFF, seed >> 8 & 0xFF, seed >> 16 & 0xFF)
+    rows = []
+    for y in range(height):
+        light = bytes(round(c + (255 - 2 * c) * y / max(height - 1, 1)) for c in top)
+        dark = bytes(c * 3 // 4 for c in light)
+        rows.append(b"\x00" + ((light * 32 + dark * 32) * (width // 64 + 1))[: width * 3])
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = [(b"IHDR", header), (b"IDAT", zlib.compress(b"".join(rows))), (b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        for kind, data in chunks
+    )
+
+
+def _check_model(model: str, models: list[str]) -> None:
+    if model not in models:
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        raise _APIError(404, _error_body(message, "invalid_request_error", None, "model_not_found"))
+
+
+def _check_object(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise _invalid("We could not parse the JSON body of your request.")
+
+
+def _positive_int(body: dict[str, Any], name: str, default: int | None) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _invalid(f"Invalid '{name}': expected an integer >= 1.", name, "invalid_value")
+    return value
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def _check_messages(messages: Any) -> None:
+    if messages is None:
+        message = "Missing required parameter: 'messages'."
+        raise _invalid(message, "messages", "missing_required_parameter")
+    valid = isinstance(messages, list) and messages
+    if not valid or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
+    ):
+        message = "Invalid 'messages': expected a non-empty array of objects with a 'role'."
+        raise _invalid(message, "messages", "invalid_value")
+
+
+def _check_model_quirks(model: str, body: dict[str, Any]) -> None:
+    """Reproduce the reasoning-model restrictions that clients must adapt to."""
+    if model == "o-strict" and "max_tokens" in body:
+        message = (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead."
+        )
+        raise _invalid(message, "max_tokens", "unsupported_parameter")
+    temperature = body.get("temperature")
+    if model == "o-fixed-temp" and temperature not in (None, 1):
+        message = (
+            f"Unsupported value: 'temperature' does not support {json.dumps(temperature)} "
+            "with this model. Only the default (1) value is supported."
+        )
+        raise _invalid(message, "temperature", "unsupported_value")
+
+
+@dataclass
+class _ChatRequest:
+    """The validated parts of a chat completion request that shape the answer."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool
+    include_usage: bool
+    n: int
+    limit: int | None
+
+    @classmethod
+    def parse(cls, body: Any, models: list[str]) -> _ChatRequest:
+        """Validate like OpenAI does, raising 400/404 errors with OpenAI's wording."""
+        _check_object(body)
+        if not isinstance(body.get("model"), str):
+            raise _invalid("you must provide a model parameter", "model")
+        _check_messages(body.get("messages"))
+        _check_model(body["model"], models)
+        _check_model_quirks(body["model"], body)
+        stream_options = body.get("stream_options")
+        if stream_options is not None and not body.get("stream"):
+            message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+            raise _invalid(message, "stream_options", "invalid_value")
+        limit_name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        return cls(
+            model=body["model"],
+            messages=body["messages"],
+            stream=bool(body.get("stream")),
+            include_usage=bool((stream_options or {}).get("include_usage")),
+            n=_positive_int(body, "n", 1),
+            limit=_positive_int(body, limit_name, None),
+        )
+
+    def prompt_tokens(self) -> int:
+        return sum(len(_message_text(m).split()) + 3 for m in self.messages)
+
+    def default_answer(self, number: int) -> str:
+        """Markdown that proves the whole conversation reached the server."""
+        users = [_message_text(m) for m in self.messages if m["role"] == "user"]
+        said = " ".join(users[-1].split())[:200] if users else "nothing"
+        roles = Counter(m["role"] for m in self.messages)
+        summary = ", ".join(f"{count} {role}" for role, count in roles.items())
+        return (
+            f"Answer {number} from {self.model}: you said *{said}*. "
+            f"I can see {len(self.messages)} messages ({summary})."
+        )
+
+    def plan(self, text: str, reply: Reply) -> _Plans:
+        """Tokens and finish reason per choice; choices after the first say which variant."""
+        plans = []
+        for index in range(1 if reply.ignore_n else self.n):
+            tokens = tokenize(text + (f" (variant {index})" if index else ""))
+            if self.limit is not None and len(tokens) > self.limit:
+                plans.append((tokens[: self.limit], "length"))
+            else:
+                plans.append((tokens, reply.finish_reason))
+        return plans
+
+    def usage(self, completion_tokens: int) -> dict[str, int]:
+        prompt_tokens = self.prompt_tokens()
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
+
+@dataclass
+class _ImageRequest:
+    """The validated parts of an image generation request."""
+
+    prompt: str
+    model: str
+    width: int
+    height: int
+    n: int
+    response_format: str | None
+
+    @classmethod
+    def parse(cls, body: Any, models: list[str]) -> _ImageRequest:
+        _check_object(body)
+        prompt, model = body.get("prompt"), body.get("model") or "gpt-image-1"
+        if not isinstance(prompt, str) or not prompt:
+            message = "Missing required parameter: 'prompt'."
+            raise _invalid(message, "prompt", "missing_required_parameter")
+        _check_model(model, models)
+        size = body.get("size") or "auto"
+        size = "1024x1024" if size == "auto" else size
+        if size not in IMAGE_SIZES:
+            message = f"Invalid size '{size}'. Supported values are: {', '.join(IMAGE_SIZES)}."
+            raise _invalid(message, "size", "invalid_value")
+        width, height = (int(side) for side in size.split("x"))
+        n = _positive_int(body, "n", 1)
+        return cls(prompt, model, width, height, n, body.get("response_format"))
+
+    def render(self, index: int) -> bytes:
+        """Different prompts (and the images of one request) get different colours."""
+        return render_png(self.width, self.height, zlib.crc32(self.prompt.encode()) + index)
+
+    def default_revised_prompt(self) -> str | None:
+        """dall-e-3 rewrites prompts; gpt-image models do not."""
+        return f"A detailed picture of: {self.prompt}" if self.model == "dall-e-3" else None
+
+    def usage(self, images: int) -> dict[str, Any]:
+        words, output = len(self.prompt.split()), 272 * images
+        return {
+            "input_tokens": words,
+            "input_tokens_details": {"text_tokens": words, "image_tokens": 0},
+            "output_tokens": output,
+            "total_tokens": words + output,
+        }
+
+
+def _chunk(
+    base: dict[str, Any], index: int, delta: dict[str, Any], finish: str | None
+) -> dict[str, Any]:
+    choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}
+    return {**base, "choices": [choice]}
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+class _ContentTemplate:
+    """A chunk pre-serialised around a placeholder, so each token costs one tiny json.dumps."""
+
+    def __init__(self, base: dict[str, Any], index: int):
+        chunk = _chunk(base, index, {"content": "\0"}, None)
+        self.head, self.tail = json.dumps(chunk).split('"\\u0000"')
+
+    def render(self, token: str) -> bytes:
+        return f"data: {self.head}{json.dumps(token)}{self.tail}\n\n".encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves one connection; HTTP/1.1 for keep-alive and chunked event streams."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.fake = self.server.fake
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay silent: access logs would clutter test output and notebook cells."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_GET
+
+    def _dispatch(self) -> None:
+        if self.fake.stopped:
+            self.close_connection = True
+            return
+        path = urlsplit(self.path).path
+        body = self._read_json()
+        if not path.startswith("/_control/"):
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            self.fake._record(Recorded(self.command, path, headers, body, time.monotonic()))
+        try:
+            if path.startswith("/v1/"):
+                self._check_auth()
+            self._route(path)(body)
+        except _APIError as err:
+            self._send_json(err.status, err.body, err.headers)
+        except (_Drop, ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    def _read_json(self) -> Any:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _route(self, path: str) -> Any:
+        if self.command == "GET" and path.startswith("/files/"):
+            return lambda _body: self._file(path.removeprefix("/files/").removesuffix(".png"))
+        routes = {
+            ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/v1/images/generations"): self._images,
+            ("GET", "/v1/models"): self._models,
+            ("POST", "/_control/enqueue"): self._control_enqueue,
+            ("GET", "/_control/requests"): self._control_requests,
+            ("POST", "/_control/reset"): self._control_reset,
+        }
+        route = routes.get((self.command, path))
+        if route is None:
+            message = f"Invalid URL ({self.command} {path})"
+            raise _APIError(404, _error_body(message, "invalid_request_error"))
+        return route
+
+    def _check_auth(self) -> None:
+        sent = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if self.fake.api_key is None or sent == self.fake.api_key:
+            return
+        if not sent:
+            message = (
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            )
+            raise _APIError(401, _error_body(message, "invalid_request_error"))
+        message = (
+            f"Incorrect API key provided: {_mask(sent)}. "
+            "You can find your API key at https://platform.openai.com/account/api-keys."
+        )
+        raise _APIError(401, _error_body(message, "invalid_request_error", None, "invalid_api_key"))
+
+    def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers or {})
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep, but abandon the response at once when the server stops."""
+        if seconds > 0:
+            self.fake._stopped.wait(seconds)
+        if self.fake.stopped:
+            raise _Drop
+
+    def _scripted(self, endpoint: str) -> Reply:
+        """The next queued reply for this endpoint (or the default one); errors are raised."""
+        reply = self.fake._next_reply(endpoint) or Reply(endpoint=endpoint)
+        if reply.status != 200:
+            fallback = (f"Simulated HTTP {reply.status}.", "api_error", None)
+            message, type_, code = _DEFAULT_ERRORS.get(reply.status, fallback)
+            body = reply.error or _error_body(message, type_, None, code)
+            raise _APIError(reply.status, body, reply.headers)
+        return reply
+
+    def _chat(self, body: Any) -> None:
+        request = _ChatRequest.parse(body, self.fake.models)
+        reply = self._scripted("chat")
+        number = self.fake._next_answer_number()
+        if reply.text is not None:
+            text = reply.text
+        elif reply.tokens is not None:
+            text = lorem(reply.tokens)
+        else:
+            text = request.default_answer(number)
+        plans = request.plan(text, reply)
+        base = {"id": f"chatcmpl-fake{number}", "created": int(time.time()), "model": request.model}
+        if request.stream:
+            self._stream_chat(base, plans, request, reply)
+        else:
+            self._complete_chat(base, plans, request, reply)
+
+    def _complete_chat(
+        self, base: dict[str, Any], plans: _Plans, request: _ChatRequest, reply: Reply
+    ) -> None:
+        self._wait(reply.stall or 0)
+        if reply.drop_after is not None:
+            raise _Drop
+        choices = [
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": "".join(tokens), "refusal": None},
+                "finish_reason": finish,
+                "logprobs": None,
+            }
+            for index, (tokens, finish) in enumerate(plans)
+        ]
+        payload = {**base, "object": "chat.completion", "choices": choices}
+        if reply.usage != "never":
+            payload["usage"] = request.usage(sum(len(tokens) for tokens, _ in plans))
+        self._send_json(200, payload, reply.headers)
+
+    def _stream_chat(
+        self, base: dict[str, Any], plans: _Plans, request: _ChatRequest, reply: Reply
+    ) -> None:
+        """Send role chunks, content (one token per chunk, choices interleaved), finish, usage."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        base = {**base, "object": "chat.completion.chunk"}
+        for index in range(len(plans)):
+            self._write(_event(_chunk(base, index, {"role": "assistant", "content": ""}, None)))
+        templates = [_ContentTemplate(base, index) for index in range(len(plans))]
+        sent = 0
+        for position in range(max(len(tokens) for tokens, _ in plans)):
+            for index, (tokens, _) in enumerate(plans):
+                if position < len(tokens):
+                    self._between_chunks(reply, sent)
+                    self._write(templates[index].render(tokens[position]))
+                    sent += 1
+        self._between_chunks(reply, sent)
+        for index, (_, finish) in enumerate(plans):
+            chunk = _chunk(base, index, {}, finish)
+            if reply.usage == "in_last_chunk" and index == len(plans) - 1:
+                chunk["usage"] = request.usage(sent)
+            self._write(_event(chunk))
+        if reply.usage == "auto" and request.include_usage:
+            self._write(_event({**base, "choices": [], "usage": request.usage(sent)}))
+        self._write(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _between_chunks(self, reply: Reply, sent: int) -> None:
+        """Apply the scripted faults and pacing before the next content (or finish) chunk."""
+        if reply.drop_after is not None and sent >= reply.drop_after:
+            raise _Drop
+        if reply.malformed_after == sent:
+            self._write(b"data: {not json\n\n")
+        if sent > 0:
+            self._wait(reply.stall if sent == 1 and reply.stall else reply.chunk_delay)
+            if reply.ping:
+                self._write(b": ping\n\n")
+
+    def _write(self, data: bytes) -> None:
+        """Send one HTTP chunk; the socket is unbuffered, so it leaves at once."""
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _images(self, body: Any) -> None:
+        request = _ImageRequest.parse(body, self.fake.models)
+        reply = self._scripted("images")
+        self._wait(reply.stall or 0)
+        image_format = request.response_format or reply.image_format
+        revised = reply.revised_prompt or request.default_revised_prompt()
+        data = []
+        for index in range(1 if reply.ignore_n else request.n):
+            item = {"revised_prompt": revised} if revised else {}
+            png = request.render(index)
+            if image_format == "url":
+                item["url"] = f"{self.fake.url}/files/{self.fake._store_image(png)}.png"
+            else:
+                item["b64_json"] = base64.b64encode(png).decode()
+            data.append(item)
+        payload: dict[str, Any] = {"created": int(time.time()), "data": data}
+        if request.model.startswith("gpt-image"):
+            payload["usage"] = request.usage(len(data))
+        self._send_json(200, payload, reply.headers)
+
+    def _file(self, image_id: str) -> None:
+        png = self.fake._image(image_id)
+        if png is None:
+            raise _APIError(404, _error_body("File not found.", "invalid_request_error"))
+        self._send(200, png, "image/png", {})
+
+    def _models(self, _body: Any) -> None:
+        data = [
+            {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "gptmagic-test"}
+            for model in self.fake.models
+        ]
+        self._send_json(200, {"object": "list", "data": data})
+
+    def _control_enqueue(self, body: Any) -> None:
+        try:
+            replies = [Reply(**fields) for fields in body]
+        except (TypeError, ValueError) as err:
+            raise _invalid(f"Expected a JSON list of Reply field objects: {err}") from err
+        self.fake.enqueue(*replies)
+        self._send_json(200, {"queued": len(replies)})
+
+    def _control_requests(self, _body: Any) -> None:
+        self._send_json(200, [recorded.to_json() for recorded in self.fake.requests])
+
+    def _control_reset(self, _body: Any) -> None:
+        self.fake.reset()
+        self._send_json(200, {"reset": True})
+
+
+class _Server(ThreadingHTTPServer):
+    """Never waits for open streams on close, nor prints tracebacks for vanished clients."""
+
+    daemon_threads = True
+    block_on_close = False
+    timeout = 0.05  # how often the serving loop checks for stop() and the lifetime
+
+    def __init__(self, fake: FakeOpenAI, port: int):
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.fake = fake
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible server on 127.0.0.1 that records requests and plays scripted replies.
+
+    It stops by itself after `lifetime` seconds so that a forgotten server cannot outlive a
+    test run. Requests to ``/_control/*`` are not recorded. `port` 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        lifetime: float = 600.0,
+        models: list[str] | None = None,
+        port: int = 0,
+    ):
+        self.api_key = api_key
+        self.lifetime = lifetime
+        self.models = list(models or DEFAULT_MODELS)
+        self.requests: list[Recorded] = []
+        self._port = port
+        self._lock = threading.Lock()
+        self._queue: deque[Reply] = deque()
+        self._images: dict[str, bytes] = {}
+        self._answers = 0
+        self._stopped = threading.Event()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("FakeOpenAI is not started")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    @property
+    def chat_requests(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.path == "/v1/chat/completions"]
+
+    def start(self) -> FakeOpenAI:
+        if self._httpd is not None:
+            raise RuntimeError("FakeOpenAI can only be started once")
+        self._httpd = _Server(self, self._port)
+        self._thread = threading.Thread(target=self._serve, name="FakeOpenAI", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wait(self) -> None:
+        """Block until the server stops (its lifetime elapsed or stop() was called)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def enqueue(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self) -> None:
+        """Forget recorded requests, queued replies and the answer counter."""
+        with self._lock:
+            self.requests.clear()
+            self._queue.clear()
+            self._answers = 0
+
+    def _serve(self) -> None:
+        """A bounded serving loop: it ends on stop() or when the lifetime has elapsed."""
+        assert self._httpd is not None
+        deadline = time.monotonic() + self.lifetime
+        with self._httpd:
+            while not self._stopped.is_set() and time.monotonic() < deadline:
+                self._httpd.handle_request()
+        self._stopped.set()
+
+    def _record(self, request: Recorded) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _next_reply(self, endpoint: str) -> Reply | None:
+        """Pop the oldest queued reply meant for this endpoint."""
+        with self._lock:
+            for reply in self._queue:
+                if reply.endpoint == endpoint:
+                    self._queue.remove(reply)
+                    return reply
+        return None
+
+    def _next_answer_number(self) -> int:
+        with self._lock:
+            self._answers += 1
+            return self._answers
+
+    def _store_image(self, png: bytes) -> str:
+        image_id = uuid.uuid4().hex
+        with self._lock:
+            self._images[image_id] = png
+        return image_id
+
+    def _image(self, image_id: str) -> bytes | None:
+        with self._lock:
+            return self._images.get(image_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve for another process (e.g. a notebook kernel) until the lifetime ends."""
+    parser = argparse.ArgumentParser(description="Local OpenAI-compatible test server.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--lifetime", type=float, default=900.0)
+    parser.add_argument("--api-key", default=None)
+    args = parser.parse_args(argv)
+    server = FakeOpenAI(api_key=args.api_key, lifetime=args.lifetime, port=args.port).start()
+    print(f"GPTMAGIC_TEST_SERVER {server.base_url}", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

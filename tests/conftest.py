@@ -1,0 +1,95 @@
+"""Fixtures: the local OpenAI-compatible server and a real IPython shell.
+
+``outputs`` applies the same rules to display messages as a notebook frontend (and nbclient)
+does: ``update_display`` replaces the output with that display id, and
+``clear_output(wait=True)`` empties the cell when the next output arrives. So tests see what a
+saved notebook would hold, and count every message the frontend would receive.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+
+from gptmagic.testing.server import FakeOpenAI
+
+KEY = "sk-test-DISTINCTIVE-9f8e7d6c5b4a"
+
+
+class NotebookOutputs(DisplayPublisher):
+    """A display publisher with a notebook's output semantics."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.outputs: list[dict] = []
+        self.messages: list[dict] = []
+        self._clear_pending = False
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
+        message = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
+        self.messages.append({**message, "update": update})
+        display_id = (transient or {}).get("display_id")
+        if update:
+            for output in self.outputs:
+                if display_id and output["transient"].get("display_id") == display_id:
+                    output.update(data=data, metadata=metadata or {})
+            return
+        if self._clear_pending:
+            self.outputs.clear()
+            self._clear_pending = False
+        self.outputs.append(message)
+
+    def clear_output(self, wait=False):
+        self.messages.append({"clear_output": True, "wait": wait})
+        if wait:
+            self._clear_pending = True
+        else:
+            self.outputs.clear()
+
+    def bytes_sent(self) -> int:
+        return sum(len(json.dumps(m)) for m in self.messages)
+
+    def markdown(self) -> list[str]:
+        return [o["data"].get("text/markdown", "") for o in self.outputs]
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI(api_key=KEY, lifetime=120) as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    return server
+
+
+@pytest.fixture
+def shell(env):
+    """A fresh IPython shell with gptmagic loaded, talking to the local server."""
+    InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance()
+    ip.display_pub = NotebookOutputs(shell=ip)
+    ip.run_line_magic("load_ext", "gptmagic")
+    ip.run_line_magic("config", "GPTMagic.display = 'markdown'")
+    ip.run_line_magic("config", "GPTMagic.max_retries = 0")
+    yield ip
+    ip.run_line_magic("unload_ext", "gptmagic")
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def outputs(shell) -> NotebookOutputs:
+    return shell.display_pub
+
+
+def run(shell, source: str):
+    """Run a cell like a notebook does; returns IPython's ExecutionResult."""
+    return shell.run_cell(source, store_history=True)
