@@ -228,9 +228,20 @@ class ChatCell:
         return collected, outcome, cause
 
     def explain_break(self, exc: BaseException) -> str:
+        """Why a stream that had started did not finish (the answer so far is kept)."""
         import openai
 
-        if isinstance(exc, openai.APIStatusError | openai.APIConnectionError):
+        if isinstance(exc, openai.APITimeoutError):
+            return (
+                f"the server sent nothing for {self.endpoint.timeout:g} s "
+                "(GPTMagic.timeout; raise it for slow models)"
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            detail = f" ({type(cause).__name__}: {cause})" if cause else ""
+            text = f"the connection to {self.endpoint.host} dropped mid-answer{detail}"
+            return redact(text, known_secrets(self.session))
+        if isinstance(exc, openai.APIError):
             return self.explain(exc)
         if isinstance(exc, ValueError):
             return "the server sent a malformed chunk"

@@ -1,0 +1,97 @@
+"""In a real ipykernel: interrupts, non-interactive key handling, what reaches the frontend."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from gptmagic.testing.notebook import patched_environ, this_python_kernel
+from gptmagic.testing.server import Reply
+from tests.conftest import KEY
+
+
+@pytest.fixture
+def kernel(server):
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
+    with this_python_kernel() as name, patched_environ(env):
+        km, kc = start_new_kernel(kernel_name=name)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def execute(kc, code: str, timeout: float = 30) -> tuple[dict, list[dict]]:
+    """Run ``code``; the execute reply and every iopub message of that execution."""
+    msg_id = kc.execute(code)
+    messages = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    return kc.get_shell_msg(timeout=timeout)["content"], messages
+
+
+def stderr(messages) -> str:
+    return "".join(
+        m["content"]["text"]
+        for m in messages
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"
+    )
+
+
+def test_interrupt_in_a_kernel_stops_the_stream_and_the_kernel_goes_on(kernel, server):
+    km, kc = kernel
+    execute(kc, "%load_ext gptmagic")
+    server.enqueue(Reply(tokens=3000, chunk_delay=0.01))
+    threading.Timer(1.5, km.interrupt_kernel).start()
+    started = time.monotonic()
+    reply, messages = execute(kc, "%%gpt\ntell me a long story")
+    assert time.monotonic() - started < 10
+    assert reply["status"] == "error"
+    assert "UsageError: Interrupted" in stderr(messages)
+    finals = [m for m in messages if m["msg_type"] == "display_data"]
+    meta = finals[-1]["content"]["metadata"]["gptmagic"]
+    assert meta["status"] == "interrupted"
+    reply, messages = execute(kc, "%%gpt\nare you still there?")
+    assert reply["status"] == "ok"
+    assert len(server.chat_requests) == 2
+    sent = server.chat_requests[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+
+
+def test_missing_key_in_a_non_interactive_kernel_fails_fast(kernel):
+    _, kc = kernel
+    execute(kc, "%load_ext gptmagic")
+    execute(kc, "import os; del os.environ['OPENAI_API_KEY']")
+    execute(kc, "%config GPTMagic.base_url = 'https://api.example.invalid/v1'")
+    kc.allow_stdin = False
+    reply, messages = execute(kc, "%%gpt\nhello", timeout=20)
+    assert reply["status"] == "error"
+    assert "No API key" in stderr(messages) and "Traceback" not in stderr(messages)
+
+
+def test_load_ext_does_not_import_openai(kernel):
+    _, kc = kernel
+    _, messages = execute(kc, "%load_ext gptmagic\nimport sys; print('openai' in sys.modules)")
+    out = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+    assert out.strip().endswith("False")
+
+
+def test_streaming_updates_reach_the_frontend_in_place(kernel, server):
+    _, kc = kernel
+    execute(kc, "%load_ext gptmagic")
+    server.enqueue(Reply(tokens=300, chunk_delay=0.005))
+    _, messages = execute(kc, "%%gpt\nwrite")
+    kinds = [m["msg_type"] for m in messages]
+    assert kinds.count("update_display_data") >= 2
+    assert "clear_output" in kinds
+    assert kinds[-2] == "display_data"  # the final output, just before idle

@@ -1,0 +1,268 @@
+"""Fault injection: every API failure leaves a clear line, a usable kernel, a consistent history.
+
+Each test scripts the local server (real HTTP, real status codes and broken streams), runs a
+%%gpt cell, and checks four things: the message shown, what the history holds, how many
+requests were made, and that the next cell still works.
+"""
+
+from __future__ import annotations
+
+import _thread
+import socket
+import threading
+
+import pytest
+
+from gptmagic.testing.server import Reply
+from tests.conftest import KEY, run
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("UsageError:")]
+    assert lines, err
+    assert "Traceback" not in err
+    return lines[-1]
+
+
+def turns(shell):
+    return shell.magics_manager.registry["GPTMagic"].session.conversation.turns
+
+
+def still_works(shell, server):
+    before = len(turns(shell))
+    assert run(shell, "%%gpt\nare you still there?").success
+    assert len(turns(shell)) == before + 1
+    return server.chat_requests[-1].body["messages"]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def established(shell, server):
+    """A conversation with one complete turn, so tests can check it survives failures."""
+    assert run(shell, "%%gpt\nfirst question").success
+    server.reset()
+    return shell
+
+
+def test_bad_key_names_the_variable_and_never_shows_the_key(established, server, capsys):
+    server.enqueue(Reply(status=401))
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success
+    assert "rejected the API key (401)" in line and "OPENAI_API_KEY" in line
+    assert KEY not in line
+    assert len(turns(established)) == 1
+    assert len(server.chat_requests) == 1
+    still_works(established, server)
+
+
+def test_forbidden_says_which_settings_to_check(established, server, capsys):
+    server.enqueue(Reply(status=403))
+    run(established, "%%gpt\nhello")
+    assert "refused access (403)" in error_line(capsys)
+    assert len(turns(established)) == 1
+
+
+def test_unknown_model_suggests_listing_models(established, server, capsys):
+    result = run(established, "%%gpt -m no-such-model\nhello")
+    line = error_line(capsys)
+    assert not result.success and "'no-such-model' was not found" in line
+    assert "%gpt models" in line
+    messages = still_works(established, server)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+
+
+def test_bad_request_shows_the_servers_message(established, server, capsys):
+    server.enqueue(
+        Reply(status=400, error={"error": {"message": "messages[1] is too long", "code": None}})
+    )
+    run(established, "%%gpt\nhello")
+    assert "refused the request (400): messages[1] is too long" in error_line(capsys)
+
+
+def test_a_key_echoed_by_the_server_is_redacted(established, server, capsys):
+    server.enqueue(Reply(status=400, error={"error": {"message": f"bad header Bearer {KEY}"}}))
+    run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert KEY not in line and "Bearer ***" in line
+
+
+def test_rate_limit_is_retried_honouring_retry_after(established, server, capsys, outputs):
+    established.run_line_magic("config", "GPTMagic.max_retries = 2")
+    server.enqueue(Reply(status=429, headers={"Retry-After": "0"}), Reply(status=429))
+    result = run(established, "%%gpt\nhello")
+    assert result.success
+    assert len(server.chat_requests) == 3
+    assert len(turns(established)) == 2
+
+
+def test_rate_limit_that_persists_is_reported_with_the_attempts(established, server, capsys):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(*[Reply(status=429, headers={"Retry-After": "0"})] * 2)
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success and "Rate limited" in line and "after 2 attempts" in line
+    assert len(server.chat_requests) == 2
+    assert len(turns(established)) == 1
+
+
+def test_quota_exhausted_is_not_retried(established, server, capsys):
+    established.run_line_magic("config", "GPTMagic.max_retries = 3")
+    body = {"error": {"message": "You exceeded your quota", "code": "insufficient_quota"}}
+    server.enqueue(Reply(status=429, error=body))
+    run(established, "%%gpt\nhello")
+    assert "quota" in error_line(capsys)
+    assert len(server.chat_requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retried_then_reported(established, server, capsys, status):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(*[Reply(status=status, headers={"Retry-After": "0"})] * 2)
+    run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert f"failed with {status} after 2 attempts" in line and "try again later" in line
+    assert len(server.chat_requests) == 2
+    still_works(established, server)
+
+
+def test_a_server_error_that_clears_is_invisible(established, server):
+    established.run_line_magic("config", "GPTMagic.max_retries = 2")
+    server.enqueue(Reply(status=503, headers={"Retry-After": "0"}))
+    assert run(established, "%%gpt\nhello").success
+    assert len(server.chat_requests) == 2
+
+
+def test_connection_refused_names_the_host(established, capsys):
+    port = closed_port()
+    established.run_line_magic("config", f"GPTMagic.base_url = 'http://127.0.0.1:{port}/v1'")
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success and f"Could not reach 127.0.0.1:{port}" in line
+    assert len(turns(established)) == 1
+
+
+def test_a_dead_proxy_is_reported_as_a_connection_failure(established, server, capsys):
+    established.run_line_magic("config", f"GPTMagic.proxy = 'http://127.0.0.1:{closed_port()}'")
+    run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert "Could not reach" in line and "proxy" in line
+    assert server.chat_requests == []
+
+
+def test_timeout_before_the_answer_names_the_setting(established, server, capsys):
+    established.run_line_magic("config", "GPTMagic.timeout = 0.3")
+    server.enqueue(Reply(stall=2))
+    run(established, "%%gpt --no-stream\nhello")
+    line = error_line(capsys)
+    assert "within 0.3 s" in line and "GPTMagic.timeout" in line
+    assert len(turns(established)) == 1
+
+
+def test_a_stalled_stream_keeps_the_partial_text_marked_incomplete(
+    established, server, capsys, outputs
+):
+    established.run_line_magic("config", "GPTMagic.timeout = 0.3")
+    server.enqueue(Reply(text="one two three four", stall=2))
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success and "incomplete" in line and "timeout" in line
+    final = outputs.outputs[-1]
+    assert final["data"]["text/plain"] == "one "
+    assert final["metadata"]["gptmagic"]["status"] == "incomplete"
+    assert "Incomplete" in final["data"]["text/markdown"]
+    assert len(turns(established)) == 1
+
+
+def test_a_dropped_stream_is_incomplete_and_not_stored(established, server, capsys, outputs):
+    server.enqueue(Reply(tokens=50, drop_after=10))
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success and "incomplete" in line
+    assert len(outputs.outputs[-1]["data"]["text/plain"].split()) == 10
+    assert len(turns(established)) == 1
+    assert len(server.chat_requests) == 1
+    messages = still_works(established, server)
+    assert len(messages) == 3
+
+
+def test_a_malformed_chunk_is_incomplete_and_not_stored(established, server, capsys, outputs):
+    server.enqueue(Reply(tokens=20, malformed_after=5))
+    run(established, "%%gpt\nhello")
+    assert "malformed chunk" in error_line(capsys)
+    assert outputs.outputs[-1]["metadata"]["gptmagic"]["status"] == "incomplete"
+    assert len(turns(established)) == 1
+
+
+def test_max_tokens_is_renamed_for_models_that_refuse_it(established, server, outputs):
+    assert run(established, "%%gpt -m o-strict --max-tokens 20\nhello").success
+    first, second = server.chat_requests
+    assert "max_tokens" in first.body and "max_completion_tokens" in second.body
+    assert "sent max_completion_tokens instead" in outputs.markdown()[-1]
+
+
+def test_a_learnt_adaptation_is_remembered_and_told_once(established, server, outputs):
+    run(established, "%%gpt -m o-strict --max-tokens 20\nhello")
+    server.reset()
+    assert run(established, "%%gpt -m o-strict --max-tokens 20\nagain").success
+    assert len(server.chat_requests) == 1
+    assert server.chat_requests[0].body["max_completion_tokens"] == 20
+    assert "max_completion_tokens" not in outputs.markdown()[-1].split("<sub>")[0]
+
+
+def test_temperature_is_dropped_for_models_that_only_take_the_default(established, server):
+    assert run(established, "%%gpt -m o-fixed-temp -t 0.2\nhello").success
+    assert "temperature" not in server.chat_requests[-1].body
+
+
+def interrupt_after(seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, _thread.interrupt_main)
+    timer.start()
+    return timer
+
+
+def test_interrupt_keeps_the_partial_answer_marked_and_the_kernel_usable(
+    established, server, capsys, outputs
+):
+    server.enqueue(Reply(tokens=400, chunk_delay=0.01))
+    interrupt_after(0.5)
+    result = run(established, "%%gpt\ntell me a long story")
+    line = error_line(capsys)
+    assert not result.success and "Interrupted" in line
+    final = outputs.outputs[-1]
+    partial = final["data"]["text/plain"]
+    assert 0 < len(partial.split()) < 400
+    assert final["metadata"]["gptmagic"]["status"] == "interrupted"
+    stored = turns(established)[-1].assistant
+    assert stored.content == partial and stored.meta["status"] == "interrupted"
+    still_works(established, server)
+
+
+def test_interrupt_while_waiting_stores_nothing(established, server, capsys):
+    server.enqueue(Reply(stall=3))
+    interrupt_after(0.3)
+    result = run(established, "%%gpt --no-stream\nhello")
+    assert not result.success and "Interrupted before the answer started" in error_line(capsys)
+    assert len(turns(established)) == 1
+
+
+def test_missing_key_prompts_hidden_in_an_interactive_session(shell, server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: KEY)
+    assert run(shell, "%gpt key").success
+    assert run(shell, "%%gpt\nhello").success
+    assert server.chat_requests[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_missing_key_without_a_terminal_is_a_clear_error(shell, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: (_ for _ in ()).throw(EOFError()))
+    run(shell, "%config GPTMagic.base_url = 'https://api.example.invalid/v1'")
+    result = run(shell, "%%gpt\nhello")
+    assert not result.success and "No API key" in error_line(capsys)
