@@ -28,7 +28,7 @@ SUBCOMMANDS: dict[str, Callable[[GPTMagic, Any], Any]] = {}
 
 def subcommand(name: str) -> Callable:
     def register(func: Callable) -> Callable:
-        func = magic_arguments(name=f"%gpt {name}")(func)
+        func = magic_arguments(name=f"gpt {name}")(func)
         SUBCOMMANDS[name] = func
         return func
 

@@ -118,7 +118,7 @@ class GPTMagic(Magics):
     # -- magics -------------------------------------------------------------------------
     @cell_magic("gpt")
     @one_line_errors
-    @magic_arguments()
+    @magic_arguments(name="%gpt")
     @arguments.chat_options
     def gpt_cell(self, line, cell):
         """Send the cell as a prompt in this kernel's conversation; stream the answer.
