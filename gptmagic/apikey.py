@@ -19,13 +19,18 @@ PLACEHOLDER = "no-key-needed"  # local servers (Ollama, llama.cpp) ignore the ke
 
 def resolve_key(session: KernelSession, host: str) -> str:
     """The key to send: environment, then one typed earlier, then a hidden prompt."""
+    return known_key(session, host) or prompt_key(session)
+
+
+def known_key(session: KernelSession, host: str) -> str | None:
+    """The key to send if one is known without asking (background work must never prompt)."""
     if env := os.environ.get(KEY_ENV):
         return env
     if session.typed_key is not None:
         return session.typed_key.reveal()
     if host.split(":")[0] in LOCAL_HOSTS:
         return PLACEHOLDER
-    return prompt_key(session)
+    return None
 
 
 def prompt_key(session: KernelSession) -> str:

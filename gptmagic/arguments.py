@@ -68,7 +68,11 @@ def stack(*decorators: Callable) -> Callable:
     return apply
 
 
-model_option = argument("-m", "--model", help="model for this cell (default: GPTMagic.model)")
+model_option = argument(
+    "-m",
+    "--model",
+    help="model for this cell (default: GPTMagic.model, or GPTMagic.image_model for images)",
+)
 out_option = argument(
     "-o", "--out", type=identifier, metavar="NAME", help="also store the result in variable NAME"
 )
@@ -89,8 +93,46 @@ chat_options = stack(
         help="send only the system prompt and this prompt; store nothing",
     ),
     out_option,
+    argument(
+        "--code",
+        action="store_true",
+        help="ask for Python code and put it in a new cell below (never run); also in _gpt_code",
+    ),
     argument("--no-stream", action="store_true", help="wait for the whole answer"),
     argument("--dry-run", action="store_true", help="show the request that would be sent"),
+)
+
+# The values the SDK's ``images.generate`` accepts; which ones a model takes is the server's call.
+IMAGE_QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max", "standard", "hd")
+
+# Every %gptimage option takes a value: images.split_line relies on it to find the prompt.
+image_options = stack(
+    model_option,
+    argument(
+        "--size",
+        type=image_size,
+        metavar="WxH",
+        help="image size, e.g. 1536x1024 (default: GPTMagic.image_size)",
+    ),
+    argument("-n", type=positive_int, default=1, help="number of images"),
+    argument(
+        "--quality",
+        choices=IMAGE_QUALITIES,
+        metavar="Q",
+        help="low, medium, high or auto (GPT image models); standard or hd (dall-e-3)",
+    ),
+    argument(
+        "--save",
+        metavar="PATH",
+        help="save to PATH: a file for one image, a folder for several (never overwrites)",
+    ),
+    argument(
+        "--partial",
+        type=number_in(1, 3, int),
+        metavar="N",
+        help="stream: show up to N partial images while it is drawn (GPT image models)",
+    ),
+    out_option,
 )
 
 

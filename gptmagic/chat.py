@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import compat
+from . import cache, compat
 from .apikey import known_secrets
 from .client import Delta, Endpoint, Finish, Reported, open_chat, sdk_for
 from .conversation import Message, Plan
@@ -42,6 +42,7 @@ class CellRequest:
     use_history: bool
     out: str | None = None
     dry_run: bool = False
+    code: bool = False
 
     @classmethod
     def from_args(cls, magic: GPTMagic, args: Any, prompt: str) -> CellRequest:
@@ -59,6 +60,7 @@ class CellRequest:
             use_history=not args.no_history,
             out=args.out,
             dry_run=args.dry_run,
+            code=args.code,
         )
 
     def parameters(self) -> dict[str, Any]:
@@ -109,13 +111,8 @@ class ChatCell:
     # -- the steps ----------------------------------------------------------------------
     def run(self) -> None:
         request, session = self.request, self.session
-        budget = self.magic.token_budget
-        if session.usage.over_budget(budget):
-            raise GPTMagicError(
-                f"Token budget reached: this kernel used {session.usage.total.total_tokens:,} "
-                f"of GPTMagic.token_budget = {budget:,} tokens. Raise it with %config, or "
-                "reset the count with %gpt usage --reset."
-            )
+        if refusal := session.usage.budget_refusal(self.magic.token_budget):
+            raise GPTMagicError(refusal)
         plan = session.conversation.plan(
             request.prompt, budget=self.magic.history_max_tokens, use_history=request.use_history
         )
@@ -204,8 +201,9 @@ class ChatCell:
         from .client import transport_errors
 
         collected = Collected()
+        self.cached = cache.for_chat(self.magic, self.endpoint.host, self.request, body)
         try:
-            response = self.open(body, view)
+            response = self.cached.replay(view, self.notes) or self.open(body, view)
         except KeyboardInterrupt:
             raise InterruptedAnswer(
                 "Interrupted before the answer started; nothing was sent to the history."
@@ -274,6 +272,7 @@ class ChatCell:
             status=outcome,
             notes=self.notes,
             footer=footer,
+            **self.cached.provenance(),
         )
         view.finish(answer_bundle(answers, self.notes, footer), {"gptmagic": meta})
         if outcome != "incomplete" and r.use_history:
@@ -289,6 +288,12 @@ class ChatCell:
             session.conversation.commit(plan, message, prompt_tokens)
         if r.out and outcome != "incomplete":
             self.magic.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers
+        if r.code and outcome == "complete":
+            from .codecells import deliver
+
+            deliver(self.magic, r.prompt, answers[0], r.out)
+        if outcome == "complete":
+            self.cached.store(cache.chat_answer(answers, reasons, collected.usage, collected.model))
         if outcome == "interrupted":
             raise InterruptedAnswer(
                 "Interrupted: the partial answer is shown and kept in the history, marked "

@@ -14,11 +14,24 @@ from typing import Any
 
 from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
+from .render import provenance_line
 
 FORMAT = "gptmagic.conversation"
 VERSION = 1
 ROLE_TITLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 MARKER = re.compile(r"^<!-- gptmagic:(system|user|assistant)(?: (\{.*\}))? -->$", re.M)
+# What an exported answer carries of its output metadata (the .json export keeps all of it).
+PROVENANCE = (
+    "model",
+    "host",
+    "parameters",
+    "usage",
+    "finish_reason",
+    "status",
+    "timestamp",
+    "replayed",
+    "recorded",
+)
 
 
 def message_dict(m: Message) -> dict[str, Any]:
@@ -52,12 +65,26 @@ def from_json(text: str) -> Conversation:
     return Conversation(system=data.get("system", ""), turns=turns)
 
 
+def shown(m: Message) -> str:
+    """The message as exported: an answer opens with a visible line of its provenance."""
+    line = provenance_line(m.meta)
+    return f"{line}\n\n{m.content}" if line else m.content
+
+
+def unshown(text: str, meta: dict[str, Any]) -> str:
+    """The message's content without the provenance line :func:`shown` added."""
+    line = provenance_line(meta)
+    if not line or not text.startswith(line):
+        return text
+    return text[len(line) :].removeprefix("\n\n")
+
+
 def to_markdown(conv: Conversation) -> str:
     blocks = []
     for m in conv.messages:
-        meta = {k: m.meta[k] for k in ("model", "status", "timestamp") if k in m.meta}
+        meta = {k: m.meta[k] for k in PROVENANCE if k in m.meta}
         tag = f" {json.dumps(meta, ensure_ascii=False)}" if meta else ""
-        blocks.append(f"<!-- gptmagic:{m.role}{tag} -->\n### {ROLE_TITLES[m.role]}\n\n{m.content}")
+        blocks.append(f"<!-- gptmagic:{m.role}{tag} -->\n### {ROLE_TITLES[m.role]}\n\n{shown(m)}")
     return "\n\n".join(blocks) + "\n"
 
 
@@ -70,7 +97,7 @@ def from_markdown(text: str) -> Conversation:
         chunk = text[mark.end() : following.start() if following else len(text)]
         content = re.sub(r"^\s*### \w+\s*\n", "", chunk, count=1).strip()
         meta = json.loads(mark.group(2)) if mark.group(2) else {}
-        messages.append(Message(mark.group(1), content, meta=meta))
+        messages.append(Message(mark.group(1), unshown(content, meta), meta=meta))
     return from_messages(messages)
 
 
@@ -79,7 +106,7 @@ def to_notebook(conv: Conversation) -> str:
 
     nb = nbformat.v4.new_notebook()
     for m in conv.messages:
-        cell = nbformat.v4.new_markdown_cell(f"**{ROLE_TITLES[m.role]}**\n\n{m.content}")
+        cell = nbformat.v4.new_markdown_cell(f"**{ROLE_TITLES[m.role]}**\n\n{shown(m)}")
         cell.metadata["gptmagic"] = {"role": m.role, "meta": m.meta}
         nb.cells.append(cell)
     return nbformat.writes(nb)
@@ -96,7 +123,8 @@ def from_notebook(text: str) -> Conversation:
             continue
         title = f"**{ROLE_TITLES[info['role']]}**\n\n"
         content = cell.source[len(title) :] if cell.source.startswith(title) else cell.source
-        messages.append(Message(info["role"], content, meta=info.get("meta", {})))
+        meta = info.get("meta", {})
+        messages.append(Message(info["role"], unshown(content, meta), meta=meta))
     return from_messages(messages)
 
 

@@ -7,6 +7,7 @@ changed at run time (``%config`` or the panel).
 
 from __future__ import annotations
 
+from . import hooks
 from .magics import GPTMagic
 from .session import session_for
 
@@ -16,6 +17,7 @@ def load(shell) -> None:
     for name, value in session_for(shell).settings.items():
         setattr(magic, name, value)
     shell.register_magics(magic)
+    hooks.register(shell, magic.session)  # cell ids for --code, the last error for {_error}
 
 
 def unload(shell) -> None:
@@ -23,6 +25,7 @@ def unload(shell) -> None:
     magic = manager.registry.pop(GPTMagic.__name__, None)
     if magic is None:
         return
+    hooks.unregister(shell, magic.session)
     session_for(shell).settings = {
         name: getattr(magic, name) for name in magic.trait_names(config=True)
     }

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import magic_arguments
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
 
 from . import arguments
+from .cache import MODES, default_mode, default_path
 from .errors import GPTMagicError, one_line_errors
 from .session import KernelSession, session_for
 
@@ -70,6 +71,33 @@ class GPTMagic(Magics):
         help="How answers stream: Markdown updated in place (kernels), plain text "
         "(terminals), or auto.",
     ).tag(config=True)
+    context_rows = Int(5, help="Rows of a DataFrame shown when a prompt says {df}.").tag(
+        config=True
+    )
+    context_stats = Bool(
+        False, help="Add summary statistics (from at most 10,000 sampled rows) to {df}."
+    ).tag(config=True)
+    context_max_chars = Int(
+        4000, help="Longest rendering of a plain value or string in a prompt ({name})."
+    ).tag(config=True)
+    cache = Unicode(
+        help="Replay cache: a JSON-lines file of recorded answers, e.g. "
+        "analysis.gptcache.jsonl next to the notebook (default: GPTMAGIC_CACHE; empty: none).",
+    ).tag(config=True)
+    cache_mode = Enum(
+        MODES,
+        help="How the cache is used: record (serve recorded answers, record new ones), replay "
+        "(never call the API; a missing answer is an error), off (default: GPTMAGIC_CACHE_MODE, "
+        "else record).",
+    ).tag(config=True)
+
+    @default("cache")
+    def _cache_from_env(self):
+        return default_path()
+
+    @default("cache_mode")
+    def _cache_mode_from_env(self):
+        return default_mode()
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
@@ -86,7 +114,9 @@ class GPTMagic(Magics):
     def _check_top_p(self, proposal):
         return _in_range("top_p", proposal["value"], 0.0, 1.0)
 
-    @validate("max_tokens", "history_max_tokens", "token_budget")
+    @validate(
+        "max_tokens", "history_max_tokens", "token_budget", "context_rows", "context_max_chars"
+    )
     def _check_positive(self, proposal):
         value = proposal["value"]
         if value is not None and value <= 0:
@@ -125,13 +155,22 @@ class GPTMagic(Magics):
 
         The options apply to this cell only (except -s, which changes the conversation's
         system prompt). Kernel defaults: %config GPTMagic.
+
+        {name} in the prompt (outside code) is replaced by that variable, DataFrames as
+        shape, dtypes and first rows; {df.columns}, {In[3]} work; {_error} is the last
+        exception; {{ and }} are literal braces.
         """
         from .chat import CellRequest, ChatCell
+        from .codecells import ask_for_code
+        from .context import render_cell
 
         args = arguments.parse(self.gpt_cell, line)
         prompt = cell.strip()
         if not prompt:
             raise GPTMagicError("The prompt is empty: write it in the cell below %%gpt.")
+        prompt = render_cell(self, prompt)  # {name} -> value; before anything is sent
+        if args.code:
+            prompt = ask_for_code(prompt)
         if args.system is not None:
             self.session.conversation.system = args.system
         if args.new:
@@ -143,13 +182,44 @@ class GPTMagic(Magics):
     def gpt_line(self, line):
         """%gpt [SUBCOMMAND] [options]: status and conversation tools.
 
-        Subcommands: (none) one line of status; reset; history; models; usage [--reset];
-        save PATH; load PATH (.json, .md, .ipynb); key (type the API key, hidden).
+        Subcommands: (none) one line of status; reset; history; panel (settings widgets);
+        models; usage [--reset]; save PATH; load PATH (.json, .md, .ipynb); key (type the
+        API key, hidden).
         Use %%gpt (two %) to chat.
         """
         from .commands import run_subcommand
 
         return run_subcommand(self, line)
+
+    @line_magic("gptimage")
+    @one_line_errors
+    @magic_arguments(name="gptimage")
+    @arguments.image_options
+    def gptimage_line(self, line):
+        """%gptimage [options] PROMPT: generate image(s) and show them inline.
+
+        The prompt is the rest of the line after the options, as typed. Kernel defaults:
+        GPTMagic.image_model, GPTMagic.image_size. For a long prompt use %%gptimage.
+        """
+        from .images import ImageCell, ImageRequest, split_line
+
+        options, prompt = split_line(line)
+        args = self.gptimage_line.parser.parse_args(options)
+        ImageCell(self, ImageRequest.from_args(self, args, prompt)).run()
+
+    @cell_magic("gptimage")
+    @one_line_errors
+    @magic_arguments(name="gptimage")
+    @arguments.image_options
+    def gptimage_cell(self, line, cell):
+        """%%gptimage [options], then the prompt in the cell: generate image(s), show them inline.
+
+        Kernel defaults: GPTMagic.image_model, GPTMagic.image_size.
+        """
+        from .images import ImageCell, ImageRequest
+
+        args = arguments.parse(self.gptimage_cell, line)
+        ImageCell(self, ImageRequest.from_args(self, args, cell)).run()
 
 
 def _in_range(name: str, value: float | None, low: float, high: float) -> float | None:

@@ -51,6 +51,28 @@ def answer_bundle(texts: list[str], notes: list[str], footer: str | None) -> dic
     }
 
 
+def provenance_line(meta: dict[str, Any]) -> str:
+    """One small line saying what produced an answer (for history and exports); "" if unknown.
+
+    Parameters are sorted so the line is the same after a round trip through nbformat (which
+    sorts keys): loaders recognise and strip it.
+    """
+    if "model" not in meta:
+        return ""
+    params = meta.get("parameters") or {}
+    usage = meta.get("usage")
+    parts = [
+        meta["model"],
+        meta.get("host"),
+        ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if v is not None and k != "stream"),
+        f"{usage['total_tokens']:,} tokens" if usage else "usage not reported",
+        f"finish: {meta.get('finish_reason')}",
+        meta.get("timestamp"),
+        "replayed" if meta.get("replayed") else None,
+    ]
+    return "<sub>" + " · ".join(str(p) for p in parts if p) + "</sub>"
+
+
 def timestamp() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

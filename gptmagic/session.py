@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .conversation import Conversation
 from .usage import UsageLedger
+
+if TYPE_CHECKING:
+    from .lasterror import LastError
 
 
 class Secret:
@@ -46,6 +49,13 @@ class KernelSession:
     # Trait values changed at run time (panel, %config), restored after a reload.
     settings: dict[str, Any] = field(default_factory=dict)
     clients: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    # The last exception of a user cell, for {_error} (see lasterror.py, hooks.py).
+    last_error: LastError | None = None
+    # The running cell's id when the frontend sends one (set by hooks.py during a cell).
+    cell_id: str | None = None
+    # --code: the cells (hashed id, else prompt) that already inserted code below them.
+    inserted_cells: set[str] = field(default_factory=set, repr=False)
+    hooks: Any = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (

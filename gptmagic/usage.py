@@ -70,6 +70,16 @@ class UsageLedger:
     def over_budget(self, budget: int | None) -> bool:
         return budget is not None and self.total.total_tokens >= budget
 
+    def budget_refusal(self, budget: int | None) -> str | None:
+        """Why a new request must not be sent (``token_budget`` reached), or None."""
+        if not self.over_budget(budget):
+            return None
+        return (
+            f"Token budget reached: this kernel used {self.total.total_tokens:,} "
+            f"of GPTMagic.token_budget = {budget:,} tokens. Raise it with %config, or "
+            "reset the count with %gpt usage --reset."
+        )
+
     def reset(self) -> None:
         self.records.clear()
 

@@ -56,6 +56,13 @@ class NotebookOutputs(DisplayPublisher):
         return [o["data"].get("text/markdown", "") for o in self.outputs]
 
 
+@pytest.fixture(autouse=True)
+def no_replay_cache_from_the_environment(monkeypatch):
+    """A developer's GPTMAGIC_CACHE / GPTMAGIC_CACHE_MODE must not reach the tests' kernels."""
+    monkeypatch.delenv("GPTMAGIC_CACHE", raising=False)
+    monkeypatch.delenv("GPTMAGIC_CACHE_MODE", raising=False)
+
+
 @pytest.fixture
 def server():
     with FakeOpenAI(api_key=KEY, lifetime=120) as fake:

@@ -53,8 +53,13 @@ def this_python_kernel() -> Iterator[str]:
             yield "python3"
 
 
-def execute(path: Path, env: dict[str, str], timeout: int = 120, allow_errors: bool = False):
-    """Run every cell of the notebook at ``path``; returns the executed nbformat node."""
+def execute(
+    path: Path, env: dict[str, str], timeout: int = 120, allow_errors: bool = False, **options
+):
+    """Run every cell of the notebook at ``path``; returns the executed nbformat node.
+
+    ``options`` go to ``NotebookClient`` (e.g. ``on_cell_executed`` to see execute replies).
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -66,6 +71,7 @@ def execute(path: Path, env: dict[str, str], timeout: int = 120, allow_errors: b
             timeout=timeout,
             allow_errors=allow_errors,
             resources={"metadata": {"path": str(path.parent)}},
+            **options,
         )
         client.execute()
     return nb

@@ -94,6 +94,7 @@ class Recorded:
     headers: dict[str, str]
     body: Any
     time: float
+    first_byte: float | None = None  # time.monotonic() of the first SSE event sent (bench/)
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for /_control/requests without leaking the caller's API key."""
@@ -302,6 +303,8 @@ class _ImageRequest:
     height: int
     n: int
     response_format: str | None
+    stream: bool = False
+    partials: int = 0
 
     @classmethod
     def parse(cls, body: Any, models: list[str]) -> _ImageRequest:
@@ -318,7 +321,12 @@ class _ImageRequest:
             raise _invalid(message, "size", "invalid_value")
         width, height = (int(side) for side in size.split("x"))
         n = _positive_int(body, "n", 1)
-        return cls(prompt, model, width, height, n, body.get("response_format"))
+        partials = body.get("partial_images") or 0
+        if partials not in (0, 1, 2, 3):
+            message = "Invalid 'partial_images': expected an integer from 0 to 3."
+            raise _invalid(message, "partial_images", "invalid_value")
+        fmt, stream = body.get("response_format"), bool(body.get("stream"))
+        return cls(prompt, model, width, height, n, fmt, stream, partials)
 
     def render(self, index: int) -> bytes:
         """Different prompts (and the images of one request) get different colours."""
@@ -387,7 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_json()
         if not path.startswith("/_control/"):
             headers = {name.lower(): value for name, value in self.headers.items()}
-            self.fake._record(Recorded(self.command, path, headers, body, time.monotonic()))
+            self.recorded = Recorded(self.command, path, headers, body, time.monotonic())
+            self.fake._record(self.recorded)
         try:
             if path.startswith("/v1/"):
                 self._check_auth()
@@ -507,13 +516,8 @@ class _Handler(BaseHTTPRequestHandler):
         self, base: dict[str, Any], plans: _Plans, request: _ChatRequest, reply: Reply
     ) -> None:
         """Send role chunks, content (one token per chunk, choices interleaved), finish, usage."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache")
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
+        self._begin_events(reply.headers)
+        self.recorded.first_byte = time.monotonic()
         base = {**base, "object": "chat.completion.chunk"}
         for index in range(len(plans)):
             self._write(_event(_chunk(base, index, {"role": "assistant", "content": ""}, None)))
@@ -536,6 +540,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
+    def _begin_events(self, headers: dict[str, str]) -> None:
+        """Start a chunked ``text/event-stream`` response."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
     def _between_chunks(self, reply: Reply, sent: int) -> None:
         """Apply the scripted faults and pacing before the next content (or finish) chunk."""
         if reply.drop_after is not None and sent >= reply.drop_after:
@@ -555,6 +569,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = _ImageRequest.parse(body, self.fake.models)
         reply = self._scripted("images")
         self._wait(reply.stall or 0)
+        if request.stream:
+            self._stream_images(request, reply)
+            return
         image_format = request.response_format or reply.image_format
         revised = reply.revised_prompt or request.default_revised_prompt()
         data = []
@@ -570,6 +587,26 @@ class _Handler(BaseHTTPRequestHandler):
         if request.model.startswith("gpt-image"):
             payload["usage"] = request.usage(len(data))
         self._send_json(200, payload, reply.headers)
+
+    def _stream_images(self, request: _ImageRequest, reply: Reply) -> None:
+        """``stream=True``: `partial_images` previews per image (paced by `chunk_delay`), then
+        one ``completed`` event with the image and its usage, as the API sends them."""
+        self._begin_events(reply.headers)
+        size = f"{request.width}x{request.height}"
+        base = {"created_at": int(time.time()), "size": size, "quality": "auto"}
+        base |= {"background": "opaque", "output_format": "png"}
+
+        def send(kind: str, png: bytes, **extra: Any) -> None:
+            payload = {**base, "type": kind, "b64_json": base64.b64encode(png).decode(), **extra}
+            self._write(f"event: {kind}\n".encode() + _event(payload))
+
+        for index in range(1 if reply.ignore_n else request.n):
+            for partial in range(request.partials):
+                png = request.render(index + 1000 * (partial + 1))
+                send("image_generation.partial_image", png, partial_image_index=partial)
+                self._wait(reply.chunk_delay)
+            send("image_generation.completed", request.render(index), usage=request.usage(1))
+        self.wfile.write(b"0\r\n\r\n")
 
     def _file(self, image_id: str) -> None:
         png = self.fake._image(image_id)

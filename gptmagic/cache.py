@@ -1,0 +1,410 @@
+"""The replay cache: recorded answers, so a shared notebook re-runs with no key and no network.
+
+``GPTMagic.cache`` names a JSON-lines file (one readable record per answer, committed next to
+the notebook); ``GPTMagic.cache_mode`` says how it is used: ``record`` serves an answer
+recorded earlier and records new ones, ``replay`` never calls the API, ``off`` ignores it.
+
+A request's key is the SHA-256 of the canonical JSON of everything that changes the answer:
+the kind of call, the server's host, the model, the messages (or image prompt) and the
+parameters. Never the API key or headers, and not ``stream`` (the answer is the same).
+
+Concurrent kernels share the file safely: an append holds an exclusive ``flock`` and is one
+``os.write`` on an ``O_APPEND`` descriptor, so lines never interleave; a line left half
+written by a crash is skipped by readers, and the next append starts on a fresh line. Each
+kernel indexes the file once and afterwards reads only what was appended since (it checks the
+file's size and mtime before each lookup), so a long cache costs nothing per cell.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .apikey import known_secrets
+from .client import Delta, Event, Finish, Reported
+from .errors import GPTMagicError, redact
+from .render import timestamp
+from .usage import Usage
+
+try:
+    import fcntl
+except ImportError:  # Windows: O_APPEND alone
+    fcntl = None
+
+if TYPE_CHECKING:
+    from .chat import CellRequest
+    from .images import ImageRequest, Picture
+    from .magics import GPTMagic
+    from .streaming import AnswerView
+
+MODES = ("off", "record", "replay")
+CACHE_ENV = "GPTMAGIC_CACHE"
+MODE_ENV = "GPTMAGIC_CACHE_MODE"
+NOT_IN_KEY = {"stream", "partial"}  # they change how an answer arrives, not what it is
+REPLAY_CHUNKS = 6  # a replayed answer arrives in this many pieces per answer...
+REPLAY_SECONDS = 0.2  # ...spread over about this long, so it streams like the original
+TAIL = 64  # bytes before the read offset that must be unchanged for an incremental read
+
+
+def default_path() -> str:
+    return os.environ.get(CACHE_ENV, "")
+
+
+def default_mode() -> str:
+    """``GPTMAGIC_CACHE_MODE``, else ``record`` (which acts only once a cache file is set).
+
+    An unknown value falls back to ``replay``, the mode that can never spend anything.
+    """
+    value = os.environ.get(MODE_ENV, "").strip().lower() or "record"
+    if value not in MODES:
+        warnings.warn(
+            f"{MODE_ENV}={value!r} is not one of {', '.join(MODES)}; using 'replay' "
+            "(never calls the API).",
+            stacklevel=2,
+        )
+        return "replay"
+    return value
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_key(kind: str, host: str, request: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical({"kind": kind, "host": host, **request}).encode()).hexdigest()
+
+
+def answer_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that shape the answer; unset ones are left out, so adding a parameter
+    to gptmagic later does not invalidate existing recordings."""
+    return {k: v for k, v in parameters.items() if v is not None and k not in NOT_IN_KEY}
+
+
+@dataclass
+class Summary:
+    """What the index keeps of a record: where it is, and enough to explain a near miss."""
+
+    offset: int
+    length: int
+    host: str
+    model: str
+    parameters: dict[str, Any]
+    prompt: str
+    context: str  # a hash of the messages before the prompt
+
+    @classmethod
+    def of(
+        cls, kind: str, host: str, request: dict[str, Any], offset: int = 0, length: int = 0
+    ) -> Summary:
+        messages = request.get("messages") or []
+        prompt = request.get("prompt") or (messages[-1]["content"] if messages else "")
+        return cls(
+            offset,
+            length,
+            host,
+            request.get("model", ""),
+            request.get("parameters", {}),
+            f"{kind}:{prompt}",
+            hashlib.sha256(canonical(messages[:-1]).encode()).hexdigest(),
+        )
+
+    def differences(self, other: Summary) -> list[str]:
+        found = []
+        if self.host != other.host:
+            found.append(f"the server (recorded at {other.host}, now {self.host})")
+        if self.model != other.model:
+            found.append(f"the model (recorded {other.model}, now {self.model})")
+        if self.parameters != other.parameters:
+            found.append(f"the parameters (recorded {other.parameters}, now {self.parameters})")
+        if self.context != other.context:
+            found.append("the conversation before it (an earlier prompt or answer differs)")
+        return found
+
+
+class CacheFile:
+    """One JSON-lines cache file, indexed by key; re-read only where it grew."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.index: dict[str, Summary] = {}
+        self.parsed_lines = 0  # lines parsed so far (an index must not re-read the file)
+        self.skipped_lines = 0  # corrupted lines (a crashed writer's half line)
+        self._offset = 0
+        self._stamp: tuple[int, int, int] | None = None
+        self._tail = b""
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The record stored under ``key``, or None."""
+        self.refresh()
+        summary = self.index.get(key)
+        if summary is None:
+            return None
+        with open(self.path, "rb") as f:
+            f.seek(summary.offset)
+            line = f.read(summary.length)
+        try:
+            record = json.loads(line)
+        except ValueError:  # replaced between the look and the read: index it afresh
+            self._forget()
+            return None
+        return record if record.get("key") == key else None
+
+    def refresh(self) -> None:
+        """Index what was appended since the last look (everything, if the file was replaced)."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            self._forget()
+            return
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if stamp == self._stamp:
+            return
+        with open(self.path, "rb") as f:
+            if not self._continues(f, stat):
+                self._forget()
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # whole lines only: a line being written waits
+        start = 0
+        while start < end:
+            stop = data.index(b"\n", start) + 1
+            self._add(data[start:stop], self._offset + start)
+            start = stop
+        self._offset += end
+        self._tail = (self._tail + data[:end])[-TAIL:]
+        self._stamp = stamp
+
+    def _continues(self, f: Any, stat: os.stat_result) -> bool:
+        """Whether the file is the one indexed so far, only longer."""
+        if self._stamp is None or stat.st_ino != self._stamp[0] or stat.st_size < self._offset:
+            return False
+        f.seek(self._offset - len(self._tail))
+        return f.read(len(self._tail)) == self._tail
+
+    def _forget(self) -> None:
+        self.index.clear()
+        self._offset, self._stamp, self._tail = 0, None, b""
+
+    def _add(self, line: bytes, offset: int) -> None:
+        if not line.strip():
+            return
+        self.parsed_lines += 1
+        try:
+            record = json.loads(line)
+            summary = Summary.of(record["kind"], record["host"], record["request"])
+            key = record["key"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            self.skipped_lines += 1
+            return
+        summary.offset, summary.length = offset, len(line)
+        self.index[key] = summary
+
+    # -- writing --------------------------------------------------------------------------
+    def append(self, line: str) -> None:
+        """Append one line atomically with respect to other kernels appending too."""
+        data = line.encode() + b"\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size:
+                os.lseek(fd, size - 1, os.SEEK_SET)
+                if os.read(fd, 1) != b"\n":  # a crashed writer's half line: start afresh
+                    data = b"\n" + data
+            written = os.write(fd, data)
+            while written < len(data):  # only on a full disk or a signal
+                written += os.write(fd, data[written:])
+        finally:
+            os.close(fd)  # also releases the lock
+
+    def near_misses(self, wanted: Summary) -> list[str]:
+        """What differs from the closest recording of the same prompt (empty: none found)."""
+        options = [wanted.differences(s) for s in self.index.values() if s.prompt == wanted.prompt]
+        return min(options, key=len, default=[])
+
+
+_FILES: dict[str, CacheFile] = {}  # per kernel process: each file is indexed once
+
+
+def cache_file(path: str) -> CacheFile:
+    resolved = str(Path(path).expanduser().resolve())
+    if resolved not in _FILES:
+        _FILES[resolved] = CacheFile(Path(resolved))
+    return _FILES[resolved]
+
+
+@dataclass
+class Lookup:
+    """One request's place in the cache: a recorded answer (a hit), or where to record one."""
+
+    file: CacheFile | None = None
+    mode: str = "off"
+    kind: str = ""
+    key: str = ""
+    host: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+
+    @property
+    def hit(self) -> bool:
+        return self.record is not None
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        return self.record["answer"] if self.record else {}
+
+    def note(self) -> str:
+        """The small note a replayed answer shows (on a hit)."""
+        meta = self.provenance()
+        return f"↻ Replayed from {meta['cache']} (recorded {meta['recorded']}); nothing was sent."
+
+    def provenance(self) -> dict[str, Any]:
+        """Extra output metadata: whether the answer was replayed, and from where."""
+        if not self.hit:
+            return {}
+        return {"replayed": True, "recorded": self.record["created"], "cache": self.file.path.name}
+
+    def store(self, answer: dict[str, Any]) -> None:
+        """Record a complete answer (record mode, on a miss); secrets are masked out."""
+        if self.file is None or self.mode != "record" or self.hit:
+            return
+        record = {
+            "key": self.key,
+            "kind": self.kind,
+            "created": timestamp(),
+            "host": self.host,
+            "request": self.request,
+            "answer": answer,
+        }
+        try:
+            self.file.append(redact(json.dumps(record, ensure_ascii=False), self.secrets))
+        except OSError as exc:
+            raise GPTMagicError(
+                f"The answer is shown but could not be recorded in {self.file.path}: "
+                f"{exc.strerror or exc}. Check GPTMagic.cache."
+            ) from None
+
+    def pictures(self) -> list[tuple[str, str | None]]:
+        """An image hit's images: base64 bytes and revised prompt, in order."""
+        return [(i["b64"], i.get("revised_prompt")) for i in self.answer.get("images", [])]
+
+    def usage(self) -> Usage | None:
+        return Usage.from_api(self.answer.get("usage"))
+
+    def replay(self, view: AnswerView, notes: list[str]) -> Iterator[Event] | None:
+        """A chat hit's events, streamed like the original (None on a miss)."""
+        if not self.hit:
+            return None
+        notes.append(self.note())
+        view.status(f"Replaying the answer recorded in {self.file.path.name}…")
+        return chat_events(self.answer)
+
+
+def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label: str) -> Lookup:
+    """Find ``request`` in the kernel's cache, following ``GPTMagic.cache_mode``.
+
+    In replay mode a miss is an error naming the cell (``label``) and the file, with what
+    differs from a recording of the same prompt when there is one.
+    """
+    mode, path = magic.cache_mode, magic.cache
+    if mode == "off" or (not path and mode == "record"):
+        return Lookup()
+    first = label.strip().splitlines()[0] if label.strip() else ""
+    cell = first if len(first) <= 70 else first[:69] + "…"
+    if not path:
+        raise GPTMagicError(
+            f"GPTMagic.cache_mode is 'replay' but no cache file is set, so the cell {cell!r} "
+            f"cannot be answered. Set GPTMagic.cache (or {CACHE_ENV}) to the recorded file."
+        )
+    file = cache_file(path)
+    key = request_key(kind, host, request)
+    found = Lookup(file, mode, kind, key, host, request, known_secrets(magic.session))
+    found.record = file.get(key)
+    if found.hit or mode == "record":
+        return found
+    if not file.path.exists():
+        raise GPTMagicError(
+            f"No recorded answer for the cell {cell!r}: the cache file {file.path} does not "
+            "exist (GPTMagic.cache_mode 'replay' never calls the API)."
+        )
+    differs = file.near_misses(Summary.of(kind, host, request))
+    why = f"; a recording of this prompt differs in {' and '.join(differs)}" if differs else ""
+    raise GPTMagicError(
+        f"No recorded answer for the cell {cell!r} in {file.path}{why}. GPTMagic.cache_mode "
+        f"'replay' never calls the API: record it with {MODE_ENV}=record (and a key)."
+    )
+
+
+def for_chat(magic: GPTMagic, host: str, request: CellRequest, body: dict[str, Any]) -> Lookup:
+    """The cache lookup of one ``%%gpt`` request."""
+    summary = {
+        "model": request.model,
+        "messages": body["messages"],
+        "parameters": answer_parameters(request.parameters()),
+    }
+    return lookup(magic, "chat", host, summary, request.prompt)
+
+
+def chat_answer(
+    texts: list[str], reasons: list[str | None], usage: Usage | None, model: str | None
+) -> dict[str, Any]:
+    """What a chat record keeps of a complete answer."""
+    return {
+        "texts": texts,
+        "finish_reasons": reasons,
+        "usage": usage.to_dict() if usage else None,
+        "model": model,
+    }
+
+
+def chat_events(answer: dict[str, Any]) -> Iterator[Event]:
+    """A recorded chat answer as the events a stream would give, in a few quick pieces."""
+    texts = answer["texts"]
+    pause = REPLAY_SECONDS / (REPLAY_CHUNKS * max(len(texts), 1))
+    for index, text in enumerate(texts):
+        step = -(-len(text) // REPLAY_CHUNKS)
+        for start in range(0, len(text), step or 1):
+            yield Delta(index, text[start : start + step])
+            time.sleep(pause)
+    for index, reason in enumerate(answer["finish_reasons"]):
+        if reason:
+            yield Finish(index, reason)
+    if answer.get("usage"):
+        yield Reported(Usage.from_api(answer["usage"]), answer.get("model"))
+
+
+def for_image(magic: GPTMagic, host: str, request: ImageRequest) -> Lookup:
+    """The cache lookup of one ``%gptimage`` request."""
+    summary = {
+        "model": request.model,
+        "prompt": request.prompt,
+        "parameters": answer_parameters(request.parameters()),
+    }
+    return lookup(magic, "image", host, summary, request.prompt)
+
+
+def image_answer(pictures: list[Picture], usage: Usage | None) -> dict[str, Any]:
+    """What an image record keeps: each image's bytes (base64) and revised prompt."""
+    return {
+        "images": [
+            {
+                "b64": base64.b64encode(p.data).decode(),
+                "mime": p.mime,
+                "revised_prompt": p.revised_prompt,
+            }
+            for p in pictures
+        ],
+        "usage": usage.to_dict() if usage else None,
+    }

@@ -1,0 +1,198 @@
+"""Prompt context: ``{name}`` in a ``%%gpt`` body becomes a rendering of a kernel variable.
+
+Prompts are full of pasted code, so this is a small tokenizer, not ``str.format``:
+
+* fenced code blocks (```` ``` ```` or ``~~~``, to their closing fence or the end) and inline
+  backtick spans are copied untouched;
+* ``{{`` is a literal ``{``, and ``}}`` a literal ``}`` when it closes a ``{{`` (so the ``}}``
+  ending a nested dict stays as typed);
+* ``{expr}`` is replaced only when ``expr`` is a name followed by attribute reads and literal
+  subscripts (``df``, ``df.columns``, ``In[3]``, ``df["price"]``); any other brace (``{}``,
+  ``{"a": 1}``, ``{x: 1 for x in y}``, ``{a + b}``) is left as typed.
+
+Expressions are never ``eval``-ed: the first name is looked up in the user namespace, then
+each step is one ``getattr`` (no names starting with ``_``) or one ``[]`` with an integer or
+string literal. ``{_error}`` is the kernel's last exception (lasterror.py). An unknown name or
+a failing step raises :class:`GPTMagicError`, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import GPTMagicError
+
+ERROR_NAME = "_error"
+
+_IDENT = r"[^\W\d]\w*"
+_LITERAL = r"-?\d+|'[^'\\\n]*'|\"[^\"\\\n]*\""
+_STEP = rf"\.({_IDENT})|\[({_LITERAL})\]"
+_FIELD = re.compile(rf"\{{\s*({_IDENT}(?:{_STEP})*)\s*\}}")
+_STEPS = re.compile(_STEP)
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+_SPECIAL = re.compile(r"[`{}]")
+_BACKTICKS = re.compile(r"`+")
+
+
+def render_prompt(
+    prompt: str,
+    namespace: Mapping[str, Any],
+    describe: Callable[[Any, str], str],
+    last_error: Callable[[], str | None] = lambda: None,
+) -> str:
+    """``prompt`` with every ``{expr}`` outside code replaced by ``describe(value, expr)``."""
+    renderer = _Renderer(namespace, describe, last_error)
+    return "".join(
+        text if is_code else renderer.prose(text) for is_code, text in split_fences(prompt)
+    )
+
+
+def render_cell(magic: Any, prompt: str) -> str:
+    """A ``%%gpt`` body rendered with the kernel's namespace and the magic's context settings."""
+    from .describe import Options, describe
+
+    options = Options(
+        rows=magic.context_rows, stats=magic.context_stats, max_chars=magic.context_max_chars
+    )
+    session = magic.session
+    return render_prompt(
+        prompt,
+        magic.shell.user_ns,
+        lambda value, label: describe(value, label, options),
+        lambda: session.last_error.prompt_text() if session.last_error else None,
+    )
+
+
+def split_fences(text: str) -> list[tuple[bool, str]]:
+    """``text`` as (is_code, part) pieces: fenced code blocks and the prose between them."""
+    parts: list[tuple[bool, str]] = []
+    prose: list[str] = []
+    fence: str | None = None
+    code: list[str] = []
+    for line in text.splitlines(keepends=True):
+        opener = _FENCE.match(line)
+        if fence is None:
+            if opener:
+                fence = opener.group(1)
+                code = [line]
+                parts.append((False, "".join(prose)))
+                prose = []
+            else:
+                prose.append(line)
+        else:
+            code.append(line)
+            closer = line.strip()
+            if closer.startswith(fence) and set(closer) == {fence[0]}:
+                parts.append((True, "".join(code)))
+                fence = None
+    if fence is not None:  # an unclosed fence runs to the end, as in CommonMark
+        parts.append((True, "".join(code)))
+    parts.append((False, "".join(prose)))
+    return [(is_code, part) for is_code, part in parts if part]
+
+
+class _Renderer:
+    def __init__(
+        self,
+        namespace: Mapping[str, Any],
+        describe: Callable[[Any, str], str],
+        last_error: Callable[[], str | None],
+    ):
+        self.namespace, self.describe, self.last_error = namespace, describe, last_error
+        self.cache: dict[str, str] = {}
+
+    def prose(self, text: str) -> str:
+        out: list[str] = []
+        pos, escapes = 0, 0  # escapes: ``{{`` still waiting for their ``}}``
+        while (match := _SPECIAL.search(text, pos)) is not None:
+            start = match.start()
+            out.append(text[pos:start])
+            char = text[start]
+            if char == "`":
+                pos = self.backticks(text, start, out)
+            elif text.startswith("{{", start):
+                out.append("{")
+                escapes, pos = escapes + 1, start + 2
+            elif text.startswith("}}", start) and escapes:
+                out.append("}")
+                escapes, pos = escapes - 1, start + 2
+            elif char == "{" and (field := _FIELD.match(text, start)):
+                out.append(self.placed(self.field(field.group(1)), text, start, field.end()))
+                pos = field.end()
+            else:
+                out.append(char)
+                pos = start + 1
+        out.append(text[pos:])
+        return "".join(out)
+
+    @staticmethod
+    def backticks(text: str, start: int, out: list[str]) -> int:
+        """Copy an inline code span (or a lone backtick run) verbatim; returns where to go on."""
+        run = _BACKTICKS.match(text, start).group()  # type: ignore[union-attr]
+        closing = re.compile(rf"(?<!`){run}(?!`)").search(text, start + len(run))
+        end = closing.end() if closing else start + len(run)
+        out.append(text[start:end])
+        return end
+
+    @staticmethod
+    def placed(rendering: str, text: str, start: int, end: int) -> str:
+        """Multi-line renderings (tables) go on lines of their own."""
+        if "\n" not in rendering:
+            return rendering
+        before = "" if start == 0 or text[start - 1] == "\n" else "\n"
+        after = "" if end == len(text) or text[end] == "\n" else "\n"
+        return f"{before}{rendering}{after}"
+
+    def field(self, expr: str) -> str:
+        if expr not in self.cache:
+            # A repr that raises is reported like a failing read, in one line.
+            self.cache[expr] = self.step(expr, self.describe, self.evaluate(expr), expr)
+        return self.cache[expr]
+
+    def evaluate(self, expr: str) -> Any:
+        name = re.match(_IDENT, expr).group()  # type: ignore[union-attr]
+        value = self.lookup(name, expr)
+        for step in _STEPS.finditer(expr, len(name)):
+            attribute, literal = step.groups()
+            if attribute is not None:
+                if attribute.startswith("_"):
+                    raise GPTMagicError(
+                        f"{{{expr}}}: private attribute {attribute!r} is not read into prompts "
+                        "(only public attributes and [index] lookups)."
+                    )
+                value = self.step(expr, getattr, value, attribute)
+            else:
+                key = int(literal) if literal[0] not in "'\"" else literal[1:-1]
+                value = self.step(expr, lambda v, k: v[k], value, key)
+        return value
+
+    def lookup(self, name: str, expr: str) -> Any:
+        if name == ERROR_NAME:
+            error = self.last_error()
+            if error is None:
+                raise GPTMagicError(
+                    "{_error} is the kernel's last exception, but no cell has raised one yet."
+                )
+            return error
+        if len(name) > 4 and name.startswith("__") and name.endswith("__"):
+            raise GPTMagicError(f"{{{expr}}}: special name {name!r} is not read into prompts.")
+        if name not in self.namespace:
+            raise GPTMagicError(
+                f"Unknown name {name!r} in {{{expr}}}: no such variable in the kernel, so "
+                f"nothing was sent. Run the cell that defines it, or write "
+                f"{{{{{expr}}}}} for literal braces."
+            )
+        return self.namespace[name]
+
+    @staticmethod
+    def step(expr: str, read: Callable[[Any, Any], Any], value: Any, key: Any) -> Any:
+        try:
+            return read(value, key)
+        except Exception as exc:
+            message = " ".join(str(exc).split())
+            message = message if len(message) <= 200 else message[:200] + "…"
+            raise GPTMagicError(
+                f"Cannot read {{{expr}}}: {type(exc).__name__}: {message}. Nothing was sent."
+            ) from None

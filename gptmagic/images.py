@@ -1,0 +1,468 @@
+"""``%gptimage`` / ``%%gptimage``: generate images, show them inline, keep them in the notebook.
+
+The steps mirror chat.py: validate everything first (bad options or an empty prompt send
+nothing), call ``images.generate`` with gptmagic's retries while a progress line counts the
+seconds, then record the usage, save the files, show each image with a caption and store the
+variable. Images are shown as ``image/png`` (or whatever format the bytes are), so a saved
+notebook keeps them and renders them on GitHub and through nbconvert without a kernel.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import inspect
+import itertools
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from . import cache
+from .apikey import known_secrets
+from .client import Endpoint, sdk_for, transport_errors
+from .errors import GPTMagicError, InterruptedAnswer, error_field, explain, redact, server_message
+from .progress import Output, Progress, in_notebook
+from .render import provenance
+from .retrying import call_with_retries
+from .usage import Usage, UsageRecord
+
+if TYPE_CHECKING:
+    from .magics import GPTMagic
+
+# Error codes OpenAI uses when its safety system refuses a prompt (dall-e / GPT image models).
+CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg"}
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"GIF87a", "image/gif", ".gif"),
+    (b"GIF89a", "image/gif", ".gif"),
+)
+
+
+# -- reading the magic's line --------------------------------------------------------------
+def split_line(line: str) -> tuple[list[str], str]:
+    """The options of a ``%gptimage`` line, and the prompt: the rest of the line as typed.
+
+    Only the options are shell-split, so the prompt may hold apostrophes and quotes
+    (``a fox's den``). This relies on every image option taking a value (``-n 2``, ``-n2``,
+    ``--size=WxH``); ``--`` ends the options.
+    """
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    options: list[str] = []
+    wants_value = False
+    while True:
+        start = lexer.instream.tell()
+        try:
+            token = lexer.get_token()
+        except ValueError as exc:  # an unbalanced quote
+            if wants_value:
+                raise GPTMagicError(f"Cannot read the options: {exc} ({line.strip()!r}).") from None
+            return options, unquote(line[start:])
+        if token is None:
+            return options, ""
+        if wants_value:
+            options.append(token)
+            wants_value = False
+        elif token == "--":
+            return options, unquote(line[lexer.instream.tell() :])
+        elif token.startswith("-") and len(token) > 1 and not token[1].isdigit():
+            options.append(token)
+            wants_value = "=" not in token and (token.startswith("--") or len(token) == 2)
+        else:
+            return options, unquote(line[start:])
+
+
+def unquote(prompt: str) -> str:
+    """A prompt written as one quoted string loses its quotes; anything else stays as typed."""
+    prompt = prompt.strip()
+    if prompt[:1] in "'\"" and prompt[-1:] == prompt[:1]:
+        try:
+            words = shlex.split(prompt)
+        except ValueError:
+            return prompt
+        if len(words) == 1:
+            return words[0]
+    return prompt
+
+
+# -- the request ---------------------------------------------------------------------------
+@dataclass
+class ImageRequest:
+    """What one ``%gptimage`` asks for, after its options were laid over the kernel's settings."""
+
+    prompt: str
+    model: str
+    size: str
+    n: int
+    quality: str | None = None
+    partial: int | None = None
+    save: str | None = None
+    out: str | None = None
+
+    @classmethod
+    def from_args(cls, magic: GPTMagic, args: Any, prompt: str) -> ImageRequest:
+        prompt = prompt.strip()
+        if not prompt:
+            raise GPTMagicError(
+                "The prompt is empty: write it after %gptimage, or in the cell below %%gptimage."
+            )
+        if args.partial and args.n > 1:
+            raise GPTMagicError("--partial shows one image while it is drawn: use it with -n 1.")
+        if args.save and args.n > 1 and Path(args.save).suffix.lower() in IMAGE_SUFFIXES:
+            raise GPTMagicError(
+                f"--save {args.save} names one file, but -n {args.n} makes several images: "
+                f"give a folder instead, e.g. --save {Path(args.save).stem}/"
+            )
+        return cls(
+            prompt=prompt,
+            model=magic.image_model if args.model is None else args.model,
+            size=magic.image_size if args.size is None else args.size,
+            n=args.n,
+            quality=args.quality,
+            partial=args.partial,
+            save=args.save,
+            out=args.out,
+        )
+
+    def body(self) -> dict[str, Any]:
+        """The ``images.generate`` arguments: only what was asked for (no response_format,
+        which GPT image models refuse; URL answers are downloaded)."""
+        body: dict[str, Any] = {"model": self.model, "prompt": self.prompt, "size": self.size}
+        if self.n > 1:
+            body["n"] = self.n
+        if self.quality is not None:
+            body["quality"] = self.quality
+        if self.partial:
+            body |= {"stream": True, "partial_images": self.partial}
+        return body
+
+    def parameters(self) -> dict[str, Any]:
+        return {"size": self.size, "n": self.n, "quality": self.quality, "partial": self.partial}
+
+
+@dataclass
+class Picture:
+    """One generated image: its bytes, their format, and where it was saved."""
+
+    data: bytes
+    mime: str
+    suffix: str
+    revised_prompt: str | None = None
+    path: Path | None = None
+
+    def bundle(self, alt: str) -> dict[str, str]:
+        text = self.mime == "image/svg+xml"
+        encoded = self.data.decode() if text else base64.b64encode(self.data).decode()
+        return {self.mime: encoded, "text/plain": alt}
+
+
+def image_format(data: bytes) -> tuple[str, str] | None:
+    """The MIME type and file suffix the bytes announce (servers may send JPEG, WebP, SVG)."""
+    for signature, mime, suffix in _SIGNATURES:
+        if data.startswith(signature):
+            return mime, suffix
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", ".webp"
+    if data.lstrip()[:4] == b"<svg" or data.lstrip()[:5] == b"<?xml":
+        return "image/svg+xml", ".svg"
+    return None
+
+
+def streams_images(sdk: Any) -> bool:
+    """Whether the installed ``openai`` can ask for partial images (newer SDKs only)."""
+    return "partial_images" in inspect.signature(sdk.images.generate).parameters
+
+
+# -- saving --------------------------------------------------------------------------------
+def slug(prompt: str) -> str:
+    return "-".join(re.findall(r"\w+", prompt.lower()))[:40].strip("-_") or "image"
+
+
+def saves_to_folder(target: str, n: int) -> bool:
+    """``--save`` names a folder for several images, a trailing slash or an existing folder."""
+    return n > 1 or target.endswith(("/", os.sep)) or Path(target).expanduser().is_dir()
+
+
+def write_new(path: Path, data: bytes) -> Path:
+    """Write to ``path`` or, when taken, ``stem-1``, ``stem-2``…: never overwrites a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for k in itertools.count():
+        candidate = path.with_name(f"{path.stem}-{k}{path.suffix}") if k else path
+        try:
+            with candidate.open("xb") as file:
+                file.write(data)
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("itertools.count() does not end")
+
+
+def save_pictures(pictures: list[Picture], target: str, prompt: str, folder: bool) -> None:
+    root = Path(target).expanduser()
+    for picture in pictures:
+        if folder:
+            wanted = root / f"{slug(prompt)}{picture.suffix}"
+        else:
+            wanted = root if root.suffix else root.with_suffix(picture.suffix)
+        picture.path = write_new(wanted, picture.data)
+
+
+# -- one run -------------------------------------------------------------------------------
+class ImageCell:
+    """Runs one image request for ``magic``: progress, retries, errors, output, usage, files."""
+
+    def __init__(self, magic: GPTMagic, request: ImageRequest):
+        self.magic, self.request = magic, request
+        self.session = magic.session
+        self.endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+
+    def run(self) -> None:
+        r, session = self.request, self.session
+        if refusal := session.usage.budget_refusal(self.magic.token_budget):
+            raise GPTMagicError(refusal)
+        self.cached = cache.for_image(self.magic, self.endpoint.host, r)
+        sdk = None if self.cached.hit else sdk_for(session, self.endpoint)  # replay: no key
+        if r.partial and sdk is not None and not streams_images(sdk):
+            import openai
+
+            raise GPTMagicError(
+                f"--partial needs a newer openai package (installed: {openai.__version__}); "
+                "upgrade it with pip install -U openai, or leave out --partial."
+            )
+        images = f"{r.n} image{'s' if r.n > 1 else ''}"
+        progress = Progress(
+            f"Generating {images} ({r.size}) with {r.model} at {self.endpoint.host}",
+            notebook=in_notebook(self.magic),
+        ).start()
+        try:
+            pictures, usage = self.generate(sdk, progress)
+        except KeyboardInterrupt:
+            progress.fail(f"Interrupted after {progress.elapsed:.0f} s: no image.")
+            raise InterruptedAnswer("Interrupted: no image was generated.") from None
+        except Exception:
+            progress.fail(f"No image: the request failed after {progress.elapsed:.0f} s.")
+            raise
+        if usage is not None:
+            session.usage.add(UsageRecord("image", r.model, usage))
+        self.cached.store(cache.image_answer(pictures, usage))
+        save_error = self.save(pictures)
+        count = f"{len(pictures)} image{'s' if len(pictures) > 1 else ''}"
+        summary = f"Generated {count} with {r.model} in {progress.elapsed:.0f} s."
+        progress.finish(self.outputs(pictures, usage, progress.elapsed), summary)
+        if r.out:
+            data = [p.data for p in pictures]
+            self.magic.shell.user_ns[r.out] = data[0] if r.n == 1 else data
+        if save_error:
+            raise GPTMagicError(save_error)
+
+    # -- asking ----------------------------------------------------------------------------
+    def generate(self, sdk: Any, progress: Progress) -> tuple[list[Picture], Usage | None]:
+        if self.cached.hit:
+            recorded = enumerate(self.cached.pictures(), 1)
+            pictures = [self.picture(b64, i, revised) for i, (b64, revised) in recorded]
+            return pictures, self.cached.usage()
+        import openai
+
+        r, host = self.request, self.endpoint.host
+
+        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
+            status = getattr(exc, "status_code", None) or type(exc).__name__
+            progress.say(
+                f"{host} answered {status}; retrying in {wait:.0f} s "
+                f"(retry {attempt} of {self.magic.max_retries})"
+            )
+
+        try:
+            response, _ = call_with_retries(
+                functools.partial(sdk.images.generate, **r.body()),
+                max_retries=self.magic.max_retries,
+                on_retry=on_retry,
+            )
+        except openai.APIError as exc:
+            raise GPTMagicError(self.explain(exc)) from None
+        if r.partial:
+            return self.read_stream(response, progress)
+        return self.read_images(sdk, response, progress)
+
+    def read_stream(self, stream: Any, progress: Progress) -> tuple[list[Picture], Usage | None]:
+        """Partial images replace each other under the progress line; the last event wins."""
+        pictures: list[Picture] = []
+        usage = None
+        try:
+            for event in stream:
+                if event.type == "image_generation.partial_image":
+                    label = (
+                        f"partial image {event.partial_image_index + 1} of {self.request.partial}"
+                    )
+                    progress.preview(self.picture(event.b64_json, 1).bundle(label), label)
+                elif event.type == "image_generation.completed":
+                    pictures.append(self.picture(event.b64_json, len(pictures) + 1))
+                    usage = Usage.from_api(getattr(event, "usage", None))
+        except transport_errors() as exc:
+            raise GPTMagicError(f"The image stream broke: {self.explain(exc)}") from None
+        finally:
+            stream.close()
+        if not pictures:
+            raise GPTMagicError(
+                f"{self.endpoint.host} sent no image in its stream (it may not support "
+                "streaming images): run the cell again without --partial."
+            )
+        return pictures, usage
+
+    def read_images(
+        self, sdk: Any, response: Any, progress: Progress
+    ) -> tuple[list[Picture], Usage | None]:
+        items = response.data or []
+        if not items:
+            raise GPTMagicError(f"{self.endpoint.host} answered without an image.")
+        pictures = []
+        for i, item in enumerate(items, 1):
+            if item.b64_json:
+                data: str | bytes = item.b64_json
+            elif item.url:
+                progress.say(f"Downloading image {i} of {len(items)}")
+                data = self.download(sdk, item.url)
+            else:
+                raise GPTMagicError(
+                    f"{self.endpoint.host} sent image {i} without data (no b64_json, no url)."
+                )
+            pictures.append(self.picture(data, i, item.revised_prompt))
+        return pictures, Usage.from_api(response.usage)
+
+    def download(self, sdk: Any, url: str) -> bytes:
+        """Fetch an image URL with the SDK's own HTTP client: the same proxy and timeout, and
+        no API key (the SDK adds it per API request, never to the client). The openai SDK has
+        no public accessor for that client, hence ``_client``."""
+        source = urlsplit(url).netloc or "the server"
+        try:
+            response = sdk._client.get(url, timeout=self.endpoint.timeout, follow_redirects=True)
+            response.raise_for_status()
+        except transport_errors() as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            detail = f"HTTP {status}" if status else type(exc).__name__
+            raise GPTMagicError(
+                f"Could not download the image from {source} ({detail}). Image links expire "
+                "after an hour: run the cell again."
+            ) from None
+        return response.content
+
+    def picture(self, data: str | bytes, number: int, revised: str | None = None) -> Picture:
+        """Decode base64 if needed and recognise the format from the bytes themselves."""
+        if isinstance(data, str):
+            try:
+                data = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                raise GPTMagicError(
+                    f"{self.endpoint.host} sent image {number} as invalid base64."
+                ) from None
+        found = image_format(data)
+        if found is None:
+            raise GPTMagicError(
+                f"{self.endpoint.host} sent image {number} in a format gptmagic cannot show "
+                f"(it starts with {data[:8]!r})."
+            )
+        return Picture(data, *found, revised_prompt=revised or None)
+
+    def explain(self, exc: BaseException) -> str:
+        """One line; a content-policy refusal shows the server's own reason."""
+        import openai
+
+        host = self.endpoint.host
+        if (
+            isinstance(exc, openai.BadRequestError)
+            and error_field(exc, "code") in CONTENT_POLICY_CODES
+        ):
+            text = (
+                f"{host} refused the prompt under its content policy: {server_message(exc)} "
+                "Rephrase the prompt and run the cell again."
+            )
+        else:
+            text = explain(
+                exc,
+                host=host,
+                model=self.request.model,
+                timeout=self.endpoint.timeout,
+                attempts=getattr(exc, "gptmagic_attempts", 1),
+                what="image request",
+            )
+        return redact(text, known_secrets(self.session))
+
+    # -- the end ---------------------------------------------------------------------------
+    def save(self, pictures: list[Picture]) -> str | None:
+        """Save as ``--save`` asks; an error is reported after the images are shown."""
+        r = self.request
+        if not r.save:
+            return None
+        try:
+            save_pictures(pictures, r.save, r.prompt, saves_to_folder(r.save, r.n))
+        except OSError as exc:
+            return f"Could not save the image to {r.save}: {exc.strerror or exc}."
+        return None
+
+    def outputs(self, pictures: list[Picture], usage: Usage | None, seconds: float) -> list[Output]:
+        """Each image (with provenance metadata), then one caption."""
+        r = self.request
+        outputs: list[Output] = []
+        for i, picture in enumerate(pictures, 1):
+            alt = f"[image {i} of {len(pictures)}: {r.prompt[:80]}]"
+            meta = provenance(
+                model=r.model,
+                host=self.endpoint.host,
+                parameters=r.parameters(),
+                usage=usage,
+                finish_reasons=[],
+                status="complete",
+                kind="image",
+                prompt=r.prompt,
+                revised_prompt=picture.revised_prompt,
+                image=i,
+                images=len(pictures),
+                format=picture.mime,
+                saved=str(picture.path) if picture.path else None,
+                **self.cached.provenance(),
+            )
+            outputs.append((picture.bundle(alt), {picture.mime: {"alt": alt}, "gptmagic": meta}))
+        outputs.append((self.caption(pictures, usage, seconds), {}))
+        return outputs
+
+    def caption(
+        self, pictures: list[Picture], usage: Usage | None, seconds: float
+    ) -> dict[str, str]:
+        r = self.request
+        parts = [("Prompt", r.prompt)]
+        revised = list(dict.fromkeys(p.revised_prompt for p in pictures if p.revised_prompt))
+        parts += [("Revised prompt", text) for text in revised]
+        if self.cached.hit:
+            parts.append(("Note", self.cached.note()))
+        if len(pictures) < r.n:
+            parts.append(("Note", f"asked for {r.n} images; the server returned {len(pictures)}"))
+        markdown = ["> " + f"**{label}:** {text}".replace("\n", "\n> ") for label, text in parts]
+        plain = [f"{label}: {text}" for label, text in parts]
+        saved = [str(p.path) for p in pictures if p.path]
+        if saved:
+            markdown.append("Saved to " + ", ".join(f"`{path}`" for path in saved))
+            plain.append("Saved to " + ", ".join(saved))
+        if self.magic.show_usage:
+            footer = self.footer(usage, seconds)
+            markdown.append(f"<sub>{footer}</sub>")
+            plain.append(footer)
+        return {"text/markdown": "\n\n".join(markdown), "text/plain": "\n".join(plain)}
+
+    def footer(self, usage: Usage | None, seconds: float) -> str:
+        r = self.request
+        if usage is None:
+            spent = "usage not reported by the server"
+        else:
+            spent = (
+                f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} input + "
+                f"{usage.completion_tokens:,} output) · kernel total "
+                f"{self.session.usage.total.total_tokens:,}"
+            )
+        return f"{r.model} · {r.size} · {seconds:.0f} s · {spent}"

@@ -1,0 +1,239 @@
+"""Prompt context: {name} interpolation, {_error}, in a real shell against the local server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run
+
+
+def prompt_sent(server) -> str:
+    return server.chat_requests[-1].body["messages"][-1]["content"]
+
+
+def ask(shell, server, body: str, options: str = "") -> str:
+    result = run(shell, f"%%gpt {options}\n{body}")
+    assert result.success, result.error_in_exec
+    return prompt_sent(server)
+
+
+def test_braces_in_fenced_code_are_sent_untouched(shell, server):
+    body = "Why does this fail?\n```python\nd = {}\nprint(f'{missing}')\n```\n~~~\n{x}\n~~~"
+    assert ask(shell, server, body) == body
+
+
+def test_braces_in_inline_backticks_are_untouched(shell, server):
+    body = "Is `{missing}` or ``a {b} c`` valid?"
+    assert ask(shell, server, body) == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["d = {} is empty", 'parse {"a": {"b": 1}}', "{x: 1 for x in y}", "{a + b}", "a {0} b"],
+)
+def test_braces_around_anything_but_a_name_are_left_as_typed(shell, server, body):
+    assert ask(shell, server, body) == body
+
+
+def test_double_braces_are_literal_braces(shell, server):
+    assert ask(shell, server, "Jinja writes {{ name }} and {{missing}}") == (
+        "Jinja writes { name } and {missing}"
+    )
+
+
+def test_unknown_name_is_a_one_line_error_and_nothing_is_sent(shell, server, capsys):
+    result = run(shell, "%%gpt\nSummarise {sales}")
+    err = capsys.readouterr().err
+    assert not result.success
+    assert err.startswith("UsageError:") and "Traceback" not in err
+    assert "'sales'" in err and "{{sales}}" in err
+    assert server.chat_requests == []
+
+
+def test_unknown_name_leaves_the_conversation_as_it_was(shell, server):
+    run(shell, "%%gpt\nfirst")
+    run(shell, "%%gpt --new\nsecond {missing}")
+    run(shell, "%%gpt\nthird")
+    assert server.chat_requests[-1].body["messages"][0]["content"] == "first"
+
+
+def test_failing_attribute_is_a_one_line_error_and_nothing_is_sent(shell, server, capsys):
+    run(shell, "x = 5")
+    result = run(shell, "%%gpt\nWhat is {x.colums}?")
+    err = capsys.readouterr().err
+    assert not result.success and "Cannot read {x.colums}: AttributeError" in err
+    assert len(err.strip().splitlines()) == 1
+    assert server.chat_requests == []
+
+
+def test_private_attributes_are_refused(shell, server, capsys):
+    run(shell, "x = 5")
+    result = run(shell, "%%gpt\n{x.__class__}")
+    assert not result.success and "private attribute '__class__'" in capsys.readouterr().err
+    assert server.chat_requests == []
+
+
+def test_attribute_access_and_subscripts_are_read(shell, server):
+    shell.user_ns["df"] = pd.DataFrame({"region": ["N", "S"], "units": [3, 4]})
+    sent = ask(shell, server, "Columns {df.columns}; first unit {df['units'][0]}")
+    assert "Index(['region', 'units']" in sent and "first unit 3" in sent
+
+
+def test_in_and_out_quote_earlier_cells(shell, server):
+    run(shell, "total = 6 * 7")
+    run(shell, "total")
+    sent = ask(shell, server, "Cell 1 was {In[1]}, it printed {Out[2]}")
+    assert sent == "Cell 1 was total = 6 * 7, it printed 42"
+
+
+def test_string_values_are_inserted_as_they_are(shell, server):
+    shell.user_ns["question"] = "Which region sells most?"
+    assert ask(shell, server, "Q: {question}") == "Q: Which region sells most?"
+
+
+def test_dataframe_is_shape_dtypes_and_first_rows_as_a_table(shell, server):
+    shell.user_ns["df"] = pd.DataFrame({"region": list("NSEW") * 3, "units": range(12)})
+    sent = ask(shell, server, "Look at {df}")
+    assert "`df`: pandas DataFrame, 12 rows × 2 columns" in sent
+    assert "region (" in sent and "units (int64)" in sent
+    assert "|  | region | units |" in sent and "| 4 | N | 4 |" in sent
+    assert "| 5 | S | 5 |" not in sent  # five rows by default
+
+
+def test_a_million_row_dataframe_costs_the_same_prompt_as_a_small_one(shell, server):
+    def frame(rows):
+        return pd.DataFrame({"x": np.arange(rows, dtype="int64"), "y": np.zeros(rows)})
+
+    shell.user_ns["df"] = frame(10)
+    small = ask(shell, server, "{df}")
+    shell.user_ns["df"] = frame(1_000_000)
+    large = ask(shell, server, "{df}")
+    assert len(large) - len(small) == len("1,000,000") - len("10")
+
+
+def test_context_rows_sets_how_many_rows_are_shown(shell, server):
+    run(shell, "%config GPTMagic.context_rows = 2")
+    shell.user_ns["df"] = pd.DataFrame({"x": range(10)})
+    sent = ask(shell, server, "{df}")
+    assert "First 2 rows" in sent and "| 1 | 1 |" in sent and "| 2 | 2 |" not in sent
+
+
+def test_summary_statistics_are_opt_in_and_sampled_for_large_frames(shell, server):
+    shell.user_ns["df"] = pd.DataFrame({"x": np.arange(100_000, dtype="float64")})
+    assert "Summary statistics" not in ask(shell, server, "{df}")
+    run(shell, "%config GPTMagic.context_stats = True")
+    sent = ask(shell, server, "{df}")
+    assert "Summary statistics (of 10,000 evenly spaced rows out of 100,000)" in sent
+    assert "| x | 10000 |" in sent
+
+
+def test_series_is_name_dtype_and_first_values(shell, server):
+    shell.user_ns["s"] = pd.Series([1.5, 2.25, None], name="price")
+    sent = ask(shell, server, "{s}")
+    assert "`s`: pandas Series 'price', 3 values, dtype float64" in sent
+    assert "| 1 | 2.25 |" in sent and "| 2 | nan |" in sent
+
+
+def test_numpy_array_is_shape_dtype_and_a_summarised_sample(shell, server):
+    shell.user_ns["a"] = np.arange(1_000_000, dtype="int32").reshape(1000, 1000)
+    sent = ask(shell, server, "{a}")
+    assert "`a`: NumPy array, shape (1000, 1000), dtype int32" in sent
+    assert "..." in sent and "999999" in sent and len(sent) < 1000
+
+
+def test_large_containers_are_cut_while_their_repr_is_built(shell, server):
+    shell.user_ns["items"] = list(range(1_000_000))
+    shell.user_ns["big"] = {"k": "v" * 10_000}
+    items, big = ask(shell, server, "{items}\n{big}").split("\n")
+    assert items.startswith("[0, 1, 2") and items.endswith("99, ...]")
+    assert big.startswith("{'k': 'vvv") and len(big) < 300
+
+
+def test_a_long_repr_is_capped_at_context_max_chars_with_a_note(shell, server):
+    run(shell, "class Wide:\n    def __repr__(self):\n        return 'w' * 10_000")
+    run(shell, "wide = Wide()")
+    sent = ask(shell, server, "{wide}")
+    assert sent == "w" * 4000 + "… [truncated: 6,000 more characters]"
+    run(shell, "%config GPTMagic.context_max_chars = 100")
+    assert len(ask(shell, server, "{wide}")) < 200
+
+
+def test_last_error_is_the_type_message_and_traceback_tail(shell, server):
+    run(shell, "def ratio(a, b):\n    return a / b")
+    run(shell, "ratio(1, 0)")
+    sent = ask(shell, server, "Why did this fail?\n{_error}")
+    assert "ZeroDivisionError: division by zero" in sent
+    assert "in ratio" in sent and "return a / b" in sent
+    assert "interactiveshell.py" not in sent  # IPython's own frames are left out
+
+
+def test_last_error_shortens_library_paths(shell, server):
+    run(shell, "import pandas as pd\npd.DataFrame({'a': [1]})['b']")
+    sent = ask(shell, server, "{_error}")
+    assert "KeyError: 'b'" in sent and 'File "…/site-packages/pandas/' in sent
+    assert pd.__file__.split("site-packages")[0] not in sent
+
+
+def test_usage_errors_do_not_count_as_the_last_error(shell, server):
+    run(shell, "int('x')")
+    run(shell, "%%gpt --bogus\nhello")
+    run(shell, "%%gpt\n{missing}")
+    sent = ask(shell, server, "{_error}")
+    assert "ValueError: invalid literal for int()" in sent and "UsageError" not in sent
+
+
+def test_error_before_any_exception_says_there_is_none(shell, server, capsys):
+    result = run(shell, "%%gpt\nWhy? {_error}")
+    assert not result.success and "no cell has raised one yet" in capsys.readouterr().err
+    assert server.chat_requests == []
+
+
+def test_reload_does_not_register_the_cell_hooks_twice(shell):
+    before = {e: len(shell.events.callbacks[e]) for e in ("pre_run_cell", "post_run_cell")}
+    run(shell, "%reload_ext gptmagic")
+    after = {e: len(shell.events.callbacks[e]) for e in ("pre_run_cell", "post_run_cell")}
+    assert after == before
+
+
+def test_unload_removes_the_cell_hooks(shell):
+    magic = shell.magics_manager.registry["GPTMagic"]
+    run(shell, "%unload_ext gptmagic")
+    assert magic.session.hooks.post_run_cell not in shell.events.callbacks["post_run_cell"]
+    run(shell, "%load_ext gptmagic")
+
+
+def test_dry_run_shows_the_interpolated_prompt_exactly_as_sent(shell, outputs, server):
+    shell.user_ns["df"] = pd.DataFrame({"x": [1, 2]})
+    run(shell, "%%gpt --dry-run\nExplain {df}")
+    shown = outputs.outputs[-1]["data"]["text/plain"]
+    assert server.chat_requests == []
+    run(shell, "%%gpt\nExplain {df}")
+    assert f'"content": {json.dumps(prompt_sent(server), ensure_ascii=False)}' in shown
+
+
+def test_rendering_a_prompt_never_imports_pandas():
+    code = (
+        "import sys\n"
+        "from gptmagic.context import render_prompt\n"
+        "from gptmagic.describe import describe\n"
+        "print(render_prompt('{x}', {'x': [1, 2]}, describe))\n"
+        "print('pandas' in sys.modules, 'numpy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[1, 2]", "False False"]
+
+
+def test_a_value_whose_repr_fails_is_a_one_line_error(shell, server, capsys):
+    run(shell, "class Broken:\n    def __repr__(self):\n        raise RuntimeError('no repr')")
+    run(shell, "broken = Broken()")
+    result = run(shell, "%%gpt\n{broken}")
+    assert not result.success and "Cannot read {broken}: RuntimeError: no repr" in (
+        capsys.readouterr().err
+    )
+    assert server.chat_requests == []
