@@ -87,6 +87,14 @@ def history(magic: GPTMagic, args: Any) -> None:
     show_markdown(export.to_markdown(conv))
 
 
+@subcommand("panel")
+def panel(magic: GPTMagic, args: Any) -> None:
+    """Show the settings panel (ipywidgets) linked to GPTMagic's traits; text in a terminal."""
+    from .panel import show_panel
+
+    show_panel(magic)
+
+
 @subcommand("models")
 def models(magic: GPTMagic, args: Any) -> None:
     """List the models the server offers (GET /v1/models)."""

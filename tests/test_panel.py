@@ -1,0 +1,297 @@
+"""%gpt panel: widgets linked two-way to GPTMagic's traits, in a real InteractiveShell.
+
+A frontend changes a widget by sending an update message, which ipywidgets applies with
+``widget.set_state(...)``; the tests call exactly that, then check the request body that
+reached the local server over HTTP.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from gptmagic.panel import live_panels
+from tests.conftest import run
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture
+def kernel_shell(shell, monkeypatch):
+    """The test shell as a kernel's: a frontend that renders widgets is attached."""
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)
+    yield shell
+    for panel in live_panels(shell):
+        panel.close()
+
+
+def magic_of(shell):
+    return shell.magics_manager.registry["GPTMagic"]
+
+
+def show(shell):
+    """Run %gpt panel like a notebook cell; the new panel, with its models list loaded."""
+    assert run(shell, "%gpt panel").success
+    panel = live_panels(shell)[-1]
+    panel.model.fetcher.join(timeout=30)
+    return panel
+
+
+def last_body(server):
+    bodies = [r.body for r in server.chat_requests]
+    assert bodies, "no chat request reached the server"
+    return bodies[-1]
+
+
+def ask(shell, options=""):
+    assert run(shell, f"%%gpt {options}\nhello").success
+
+
+def observers(magic) -> int:
+    """How many change handlers are registered on the magic's traits."""
+    notifiers = magic._trait_notifiers.values()
+    return sum(len(handlers) for kinds in notifiers for handlers in kinds.values())
+
+
+# -- widget -> trait -> request -----------------------------------------------------------
+def test_moving_the_temperature_slider_changes_the_next_request(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.temperature.slider.set_state({"value": 0.7})
+    assert magic_of(kernel_shell).temperature == 0.7
+    assert panel.temperature.default.value is False
+    ask(kernel_shell)
+    assert last_body(server)["temperature"] == 0.7
+
+
+def test_picking_a_model_in_the_dropdown_changes_the_next_request(kernel_shell, server):
+    panel = show(kernel_shell)
+    dropdown = panel.model.dropdown
+    dropdown.set_state({"index": dropdown.options.index("gpt-4.1")})
+    ask(kernel_shell)
+    assert last_body(server)["model"] == "gpt-4.1"
+
+
+def test_server_default_box_stops_sending_temperature(kernel_shell, server):
+    run(kernel_shell, "%config GPTMagic.temperature = 0.3")
+    panel = show(kernel_shell)
+    panel.temperature.default.set_state({"value": True})
+    assert magic_of(kernel_shell).temperature is None
+    ask(kernel_shell)
+    assert "temperature" not in last_body(server)
+
+
+def test_top_p_slider_sets_top_p(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.top_p.slider.set_state({"value": 0.5})
+    ask(kernel_shell)
+    assert last_body(server)["top_p"] == 0.5
+
+
+def test_max_tokens_box_sets_the_limit_and_zero_unsets_it(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.max_tokens.set_state({"value": 50})
+    ask(kernel_shell)
+    assert last_body(server)["max_tokens"] == 50
+    panel.max_tokens.set_state({"value": 0})
+    assert magic_of(kernel_shell).max_tokens is None
+    ask(kernel_shell)
+    assert "max_tokens" not in last_body(server)
+
+
+def test_stream_checkbox_turns_streaming_off(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.stream.set_state({"value": False})
+    ask(kernel_shell)
+    assert not last_body(server).get("stream")
+
+
+def test_system_prompt_box_sets_the_conversations_system_prompt(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.system_prompt.set_state({"value": "Answer in French."})
+    ask(kernel_shell)
+    assert last_body(server)["messages"][0] == {"role": "system", "content": "Answer in French."}
+
+
+def test_a_cell_option_still_wins_for_that_cell_only(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.temperature.slider.set_state({"value": 0.7})
+    ask(kernel_shell, "-t 0.1")
+    assert last_body(server)["temperature"] == 0.1
+    ask(kernel_shell)
+    assert last_body(server)["temperature"] == 0.7
+
+
+def test_typed_model_name_is_used_and_joins_the_dropdown(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.model.other.set_state({"value": " my-finetune "})
+    assert magic_of(kernel_shell).model == "my-finetune"
+    assert panel.model.dropdown.value == "my-finetune"
+    assert panel.model.other.value == ""
+
+
+def test_a_refused_value_snaps_back_with_the_reason(kernel_shell):
+    panel = show(kernel_shell)
+    panel.image_size.set_state({"value": "big"})
+    assert magic_of(kernel_shell).image_size == "1024x1024"
+    assert panel.image_size.value == "1024x1024"
+    assert "image_size must look like 1024x1024" in panel.message.value
+
+
+# -- trait -> widget ------------------------------------------------------------------------
+def test_config_moves_the_slider(kernel_shell):
+    panel = show(kernel_shell)
+    run(kernel_shell, "%config GPTMagic.temperature = 0.2")
+    assert panel.temperature.slider.value == 0.2
+    assert panel.temperature.default.value is False
+    run(kernel_shell, "%config GPTMagic.temperature = None")
+    assert panel.temperature.default.value is True
+
+
+def test_config_model_outside_the_list_is_added_and_selected(kernel_shell):
+    panel = show(kernel_shell)
+    run(kernel_shell, "%config GPTMagic.model = 'llama3.2'")
+    assert panel.model.dropdown.value == "llama3.2"
+    assert "gpt-4.1" in panel.model.dropdown.options
+
+
+def test_two_panels_stay_in_sync(kernel_shell):
+    first, second = show(kernel_shell), show(kernel_shell)
+    first.temperature.slider.set_state({"value": 1.5})
+    assert second.temperature.slider.value == 1.5
+    second.max_tokens.set_state({"value": 99})
+    assert first.max_tokens.value == 99
+
+
+def test_closing_one_panel_leaves_the_other_working(kernel_shell, server):
+    first, second = show(kernel_shell), show(kernel_shell)
+    first.close()
+    result = run(kernel_shell, "%config GPTMagic.temperature = 0.4")
+    assert result.success
+    assert second.temperature.slider.value == 0.4
+    assert first.temperature.slider.value == 1.0  # unlinked: no longer follows
+    second.temperature.slider.set_state({"value": 0.9})
+    ask(kernel_shell)
+    assert last_body(server)["temperature"] == 0.9
+
+
+def test_closing_every_panel_removes_its_observers_and_hook(kernel_shell):
+    magic = magic_of(kernel_shell)
+    before = observers(magic), list(kernel_shell.events.callbacks["post_run_cell"])
+    panels = [show(kernel_shell), show(kernel_shell)]
+    assert observers(magic) > before[0]
+    for panel in panels:
+        panel.close()
+    assert (observers(magic), kernel_shell.events.callbacks["post_run_cell"]) == before
+    assert live_panels(kernel_shell) == []
+    assert panels[0].temperature.slider.comm is None  # its parts are closed too
+
+
+# -- buttons and lines ----------------------------------------------------------------------
+def test_new_conversation_button_resets_the_conversation(kernel_shell):
+    run(kernel_shell, "%config GPTMagic.system_prompt = 'Be brief.'")
+    ask(kernel_shell)
+    panel = show(kernel_shell)
+    assert "1 turn(s)" in panel.conversation.value
+    panel.new_conversation.click()
+    conversation = magic_of(kernel_shell).session.conversation
+    assert conversation.turns == [] and conversation.system == "Be brief."
+    assert "0 turn(s)" in panel.conversation.value
+
+
+def test_usage_line_updates_after_an_answer(kernel_shell):
+    panel = show(kernel_shell)
+    assert panel.usage.value.startswith("usage: 0 tokens this kernel")
+    ask(kernel_shell)
+    total = magic_of(kernel_shell).session.usage.total.total_tokens
+    assert total > 0
+    assert panel.usage.value.startswith(f"usage: {total:,} tokens this kernel")
+    assert "in 1 answer(s)" in panel.usage.value
+
+
+# -- the models list --------------------------------------------------------------------------
+def test_models_dropdown_is_filled_from_the_server(kernel_shell, server):
+    panel = show(kernel_shell)
+    assert set(panel.model.dropdown.options) == set(server.models)
+    assert panel.model.dropdown.value == "gpt-4o-mini"
+    assert any(r.path == "/v1/models" for r in server.requests)
+    assert f"{len(server.models)} model(s)" in panel.model.note.value
+
+
+def test_unreachable_server_keeps_the_configured_model_and_says_why(kernel_shell):
+    run(kernel_shell, "%config GPTMagic.base_url = 'http://127.0.0.1:9/v1'")
+    panel = show(kernel_shell)
+    assert panel.model.dropdown.options == ("gpt-4o-mini",)
+    assert "models not listed: Could not reach 127.0.0.1:9" in panel.model.note.value
+
+
+def test_without_a_key_the_list_is_skipped_instead_of_prompting(kernel_shell, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr("getpass.getpass", lambda *a, **k: pytest.fail("prompted for a key"))
+    run(kernel_shell, "%config GPTMagic.base_url = 'https://api.example.invalid/v1'")
+    panel = show(kernel_shell)
+    assert "no API key yet" in panel.model.note.value
+    assert panel.model.dropdown.options == ("gpt-4o-mini",)
+
+
+def test_changing_base_url_lists_the_new_servers_models(kernel_shell, server):
+    panel = show(kernel_shell)
+    run(kernel_shell, "%config GPTMagic.base_url = 'http://127.0.0.1:9/v1'")
+    panel.model.fetcher.join(timeout=30)
+    assert "Could not reach 127.0.0.1:9" in panel.model.note.value
+
+
+# -- extension reloads ------------------------------------------------------------------------
+def test_reload_ext_moves_the_panel_to_the_new_magic(kernel_shell, server):
+    panel = show(kernel_shell)
+    old = magic_of(kernel_shell)
+    assert run(kernel_shell, "%reload_ext gptmagic").success
+    new = magic_of(kernel_shell)
+    assert new is not old and panel.magic is new
+    panel.temperature.slider.set_state({"value": 0.6})
+    assert new.temperature == 0.6 and old.temperature is None
+    ask(kernel_shell)
+    assert last_body(server)["temperature"] == 0.6
+
+
+def test_unload_disables_the_panel_until_the_extension_is_back(kernel_shell):
+    panel = show(kernel_shell)
+    run(kernel_shell, "%unload_ext gptmagic")
+    assert panel.temperature.slider.disabled and panel.magic is None
+    assert "not loaded" in panel.message.value
+    run(kernel_shell, "%load_ext gptmagic")
+    assert not panel.temperature.slider.disabled
+    assert panel.magic is magic_of(kernel_shell)
+
+
+# -- where widgets cannot render --------------------------------------------------------------
+def test_display_bundle_carries_a_text_and_markdown_summary(kernel_shell, outputs):
+    run(kernel_shell, "%config GPTMagic.temperature = 0.2")
+    run(kernel_shell, "%config GPTMagic.system_prompt = 'Use a | b tables.'")
+    show(kernel_shell)
+    data = outputs.outputs[-1]["data"]
+    assert WIDGET_VIEW in data
+    assert "temperature    0.2" in data["text/plain"]
+    assert "top_p          server default" in data["text/plain"]
+    assert "| model | gpt-4o-mini |" in data["text/markdown"]
+    assert "| system prompt | Use a \\| b tables. |" in data["text/markdown"]
+
+
+def test_terminal_prints_the_summary_instead_of_widgets(shell, capsys):
+    assert run(shell, "%gpt panel").success
+    out = capsys.readouterr().out
+    assert out.startswith("gptmagic settings\n  model          gpt-4o-mini")
+    assert "%config GPTMagic.NAME = VALUE" in out
+    assert live_panels(shell) == []
+
+
+def test_load_ext_does_not_import_ipywidgets():
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'gptmagic')\n"
+        "print(sorted(m for m in ('ipywidgets', 'gptmagic.panel') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
