@@ -51,17 +51,13 @@ class UsageRecord:
 @dataclass
 class UsageLedger:
     records: list[UsageRecord] = field(default_factory=list)
+    # Kept as records are added, so every cell's budget check costs the same at turn 500.
+    total: Usage = field(default_factory=Usage)
 
     def add(self, record: UsageRecord) -> None:
         self.records.append(record)
-
-    @property
-    def total(self) -> Usage:
-        total = Usage()
-        for record in self.records:
-            if record.usage is not None:
-                total = total + record.usage
-        return total
+        if record.usage is not None:
+            self.total = self.total + record.usage
 
     @property
     def unreported(self) -> int:
@@ -82,6 +78,7 @@ class UsageLedger:
 
     def reset(self) -> None:
         self.records.clear()
+        self.total = Usage()
 
     def to_markdown(self) -> str:
         """A table of every answer's usage and the kernel's total."""
