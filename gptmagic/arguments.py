@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from IPython.core.magic_arguments import argument
 
-SIZE = re.compile(r"^\d{2,5}x\d{2,5}$")
+SIZE = re.compile(r"^(auto|\d{2,5}x\d{2,5})$")  # "auto": gpt-image-1 picks
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -49,7 +49,9 @@ def identifier(text: str) -> str:
 
 def image_size(text: str) -> str:
     if not SIZE.match(text):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1024x1024, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT such as 1024x1024 (or auto), got {text!r}"
+        )
     return text
 
 

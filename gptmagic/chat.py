@@ -127,7 +127,6 @@ class ChatCell:
             self.show_dry_run(body)
             return
         view = self.make_view()
-        view.status(f"Asking {request.model} at {self.endpoint.host}…")
         collected, outcome, cause = self.stream(body, view)
         self.finish(plan, collected, outcome, cause, view)
 
@@ -158,6 +157,7 @@ class ChatCell:
         """Send the request, retrying where it helps and adapting parameters a model refuses."""
         import openai
 
+        view.status(f"Asking {self.request.model} at {self.endpoint.host}…")
         sdk = sdk_for(self.session, self.endpoint)
 
         def on_retry(exc: BaseException, attempt: int, wait: float) -> None:

@@ -138,7 +138,7 @@ class GPTMagic(Magics):
     @validate("image_size")
     def _check_size(self, proposal):
         if not arguments.SIZE.match(proposal["value"]):
-            raise TraitError("GPTMagic.image_size must look like 1024x1024")
+            raise TraitError("GPTMagic.image_size must look like 1024x1024 (or be auto)")
         return proposal["value"]
 
     @observe("system_prompt")

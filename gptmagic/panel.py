@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .magics import GPTMagic
     from .session import KernelSession
 
-IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024", "1792x1024")
+IMAGE_SIZES = ("auto", "256x256", "512x512", "1024x1024", "1024x1536", "1536x1024", "1792x1024")
 STYLE = {"description_width": "100px"}
 QUIET = "color: var(--jp-ui-font-color2, #777)"
 NOT_SET = f"<span style='{QUIET}'>0: not set</span>"

@@ -68,6 +68,12 @@ def test_options_override_the_kernel_defaults(shell, server):
     }
 
 
+def test_size_auto_lets_the_model_choose(shell, server, outputs):
+    assert run(shell, "%gptimage --size auto a lighthouse").success
+    assert sent(server)["size"] == "auto"
+    assert images(outputs)
+
+
 def test_config_sets_the_kernel_defaults(shell, server):
     run(shell, "%config GPTMagic.image_model = 'dall-e-3'")
     run(shell, "%config GPTMagic.image_size = '512x512'")
