@@ -62,10 +62,11 @@ def status(magic: GPTMagic, args: Any) -> None:
     """One line: model, server, conversation length, tokens used, where the key comes from."""
     endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
     conv, usage = magic.session.conversation, magic.session.usage
+    cache = f" · cache {magic.cache_mode} {magic.cache}" if magic.cache else ""
     print(
         f"gptmagic: model {magic.model} at {endpoint.host} · conversation {len(conv.turns)} "
         f"turn(s), ≈{conv.tokens:,} tokens · kernel usage {usage.total.total_tokens:,} tokens · "
-        f"key {key_source(magic)}.  Chat with %%gpt; %gpt? lists subcommands."
+        f"key {key_source(magic)}{cache}.  Chat with %%gpt; %gpt? lists subcommands."
     )
 
 

@@ -23,6 +23,14 @@ def test_status_is_one_line_with_model_host_and_usage(shell, server, capsys):
     assert "1 turn(s)" in out and "key from OPENAI_API_KEY" in out
 
 
+def test_status_names_the_replay_cache_when_one_is_set(shell, tmp_path, capsys):
+    run(shell, f"%config GPTMagic.cache = '{tmp_path / 'answers.jsonl'}'")
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    capsys.readouterr()
+    run(shell, "%gpt")
+    assert f"cache replay {tmp_path / 'answers.jsonl'}" in capsys.readouterr().out
+
+
 def test_history_shows_the_conversation_as_markdown(shell, outputs):
     run(shell, "%%gpt -s 'Be brief.'\nwhat is pandas?")
     run(shell, "%gpt history")
