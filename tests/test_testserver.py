@@ -274,3 +274,9 @@ def test_cli_prints_url_and_exits_after_lifetime():
         if process.poll() is None:
             process.kill()
         process.stdout.close()
+
+
+def test_default_answer_carries_a_python_block_when_one_is_asked_for(client):
+    asked = [{"role": "user", "content": "Plot it. Answer in one ```python block."}]
+    answer = chat(client, messages=asked).choices[0].message.content
+    assert '```python\nprint("code from answer 1")\n```' in answer

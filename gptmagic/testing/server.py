@@ -268,10 +268,13 @@ class _ChatRequest:
         said = " ".join(users[-1].split())[:200] if users else "nothing"
         roles = Counter(m["role"] for m in self.messages)
         summary = ", ".join(f"{count} {role}" for role, count in roles.items())
-        return (
+        answer = (
             f"Answer {number} from {self.model}: you said *{said}*. "
             f"I can see {len(self.messages)} messages ({summary})."
         )
+        if users and "```python" in users[-1]:  # asked for code (%%gpt --code): give some
+            answer += f'\n\n```python\nprint("code from answer {number}")\n```\n'
+        return answer
 
     def plan(self, text: str, reply: Reply) -> _Plans:
         """Tokens and finish reason per choice; choices after the first say which variant."""
