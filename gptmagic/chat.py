@@ -43,6 +43,8 @@ class CellRequest:
     out: str | None = None
     dry_run: bool = False
     code: bool = False
+    system: str | None = None  # -s: this conversation's new system prompt
+    new: bool = False  # --new: leave the turns so far out (forgotten once this one succeeds)
 
     @classmethod
     def from_args(cls, magic: GPTMagic, args: Any, prompt: str) -> CellRequest:
@@ -61,6 +63,8 @@ class CellRequest:
             out=args.out,
             dry_run=args.dry_run,
             code=args.code,
+            system=args.system,
+            new=args.new,
         )
 
     def parameters(self) -> dict[str, Any]:
@@ -114,7 +118,11 @@ class ChatCell:
         if refusal := session.usage.budget_refusal(self.magic.token_budget):
             raise GPTMagicError(refusal)
         plan = session.conversation.plan(
-            request.prompt, budget=self.magic.history_max_tokens, use_history=request.use_history
+            request.prompt,
+            budget=self.magic.history_max_tokens,
+            use_history=request.use_history,
+            system=request.system,
+            fresh=request.new,
         )
         if plan.dropped_turns:
             self.notes.append(
@@ -241,7 +249,7 @@ class ChatCell:
             return redact(text, known_secrets(self.session))
         if isinstance(exc, openai.APIError):
             return self.explain(exc)
-        if isinstance(exc, ValueError):
+        if isinstance(exc, json.JSONDecodeError):
             return "the server sent a malformed chunk"
         return redact(f"the stream broke: {type(exc).__name__}: {exc}", known_secrets(self.session))
 
@@ -275,7 +283,7 @@ class ChatCell:
             **self.cached.provenance(),
         )
         view.finish(answer_bundle(answers, self.notes, footer), {"gptmagic": meta})
-        if outcome != "incomplete" and r.use_history:
+        if outcome != "incomplete" and r.use_history and answers[0]:
             completion = collected.usage.completion_tokens if collected.usage else 0
             message = Message(
                 "assistant",

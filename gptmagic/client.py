@@ -7,6 +7,7 @@ display code has one path.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -37,7 +38,11 @@ class Endpoint:
     @property
     def host(self) -> str:
         """The server's host (and port): safe to show and to store in provenance."""
-        return urlsplit(self.base_url).netloc or self.base_url
+        parts = urlsplit(self.base_url)
+        if not parts.hostname:
+            return self.base_url
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return f"{host}:{parts.port}" if parts.port else host  # never user:password@
 
 
 @dataclass
@@ -65,7 +70,8 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the stream broke (the SDK's, its HTTP library's, bad JSON)."""
     import openai
 
-    errors: list[type[BaseException]] = [openai.APIError, ValueError]
+    # JSONDecodeError, not every ValueError: a bug in display code must not pass for bad data.
+    errors: list[type[BaseException]] = [openai.APIError, json.JSONDecodeError]
     for name in ("httpx2", "httpx"):
         module = sys.modules.get(name)
         if module is not None and hasattr(module, "HTTPError"):

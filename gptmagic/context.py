@@ -50,18 +50,29 @@ def render_prompt(
 
 
 def render_cell(magic: Any, prompt: str) -> str:
-    """A ``%%gpt`` body rendered with the kernel's namespace and the magic's context settings."""
+    """A ``%%gpt`` body rendered with the kernel's namespace and the magic's context settings.
+
+    Every inserted value passes :func:`~gptmagic.errors.redact`: ``{os.environ}`` or an error
+    message quoting the key must not carry it to the server, the history or an export.
+    """
+    from .apikey import known_secrets
     from .describe import Options, describe
+    from .errors import redact
 
     options = Options(
         rows=magic.context_rows, stats=magic.context_stats, max_chars=magic.context_max_chars
     )
     session = magic.session
+    secrets = known_secrets(session)
+
+    def last_error() -> str | None:
+        return redact(session.last_error.prompt_text(), secrets) if session.last_error else None
+
     return render_prompt(
         prompt,
         magic.shell.user_ns,
-        lambda value, label: describe(value, label, options),
-        lambda: session.last_error.prompt_text() if session.last_error else None,
+        lambda value, label: redact(describe(value, label, options), secrets),
+        last_error,
     )
 
 

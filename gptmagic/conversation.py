@@ -46,6 +46,8 @@ class Plan:
 
     messages: list[dict[str, str]]
     user: Message
+    system: str = ""  # the system prompt sent; stored with the turn (-s)
+    fresh: bool = False  # the turns before were left out on purpose (--new)
     dropped_turns: int = 0
     dropped_tokens: int = 0
     context_tokens: int = 0  # system prompt + the history sent
@@ -56,13 +58,26 @@ class Conversation:
     system: str = ""
     turns: list[Turn] = field(default_factory=list)
 
-    def plan(self, prompt: str, *, budget: int | None, use_history: bool = True) -> Plan:
-        """Messages for a request with ``prompt``: system + the newest turns within ``budget``."""
+    def plan(
+        self,
+        prompt: str,
+        *,
+        budget: int | None,
+        use_history: bool = True,
+        system: str | None = None,
+        fresh: bool = False,
+    ) -> Plan:
+        """Messages for a request with ``prompt``: system + the newest turns within ``budget``.
+
+        ``system`` (``-s``) and ``fresh`` (``--new``) shape this request only; :meth:`commit`
+        makes them the conversation's, so a refused, failed or dry-run cell changes nothing.
+        """
         user = Message("user", prompt)
-        head = [Message("system", self.system)] if self.system else []
+        system = self.system if system is None else system
+        head = [Message("system", system)] if system else []
         fixed = sum(m.tokens for m in head) + user.tokens
         kept: list[Turn] = []
-        if use_history:
+        if use_history and not fresh:
             room = None if budget is None else budget - fixed
             for turn in reversed(self.turns):
                 if room is not None and turn.tokens > room:
@@ -71,7 +86,7 @@ class Conversation:
                 if room is not None:
                     room -= turn.tokens
             kept.reverse()
-        dropped = self.turns[: len(self.turns) - len(kept)] if use_history else []
+        dropped = self.turns[: len(self.turns) - len(kept)] if use_history and not fresh else []
         messages = [m.to_api() for m in head]
         for turn in kept:
             messages += [turn.user.to_api(), turn.assistant.to_api()]
@@ -79,6 +94,8 @@ class Conversation:
         return Plan(
             messages=messages,
             user=user,
+            system=system,
+            fresh=fresh,
             dropped_turns=len(dropped),
             dropped_tokens=sum(t.tokens for t in dropped),
             context_tokens=fixed - user.tokens + sum(t.tokens for t in kept),
@@ -91,6 +108,9 @@ class Conversation:
             own = prompt_tokens - plan.context_tokens
             if own > 0:
                 plan.user.tokens, plan.user.tokens_exact = own, True
+        if plan.fresh:
+            self.turns.clear()
+        self.system = plan.system
         del self.turns[: plan.dropped_turns]
         self.turns.append(Turn(plan.user, answer))
 

@@ -26,8 +26,11 @@ def unload(shell) -> None:
     if magic is None:
         return
     hooks.unregister(shell, magic.session)
+    defaults = magic.trait_defaults(*magic.trait_names(config=True))
     session_for(shell).settings = {
-        name: getattr(magic, name) for name in magic.trait_names(config=True)
+        name: getattr(magic, name)
+        for name, default in defaults.items()
+        if getattr(magic, name) != default
     }
     for _kind, table in manager.magics.items():
         for name in [n for n, fn in table.items() if getattr(fn, "__self__", None) is magic]:

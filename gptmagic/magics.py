@@ -100,10 +100,12 @@ class GPTMagic(Magics):
         return default_mode()
 
     def __init__(self, shell=None, **kwargs):
-        super().__init__(shell=shell, **kwargs)
+        self._ready = False  # config is applied inside __init__; see _system_changed
         self.session: KernelSession = session_for(shell)
+        super().__init__(shell=shell, **kwargs)
         if not self.session.conversation.turns and not self.session.conversation.system:
             self.session.conversation.system = self.system_prompt
+        self._ready = True
 
     # -- validation: a bad %config value is refused with a clear message -----------------
     @validate("temperature")
@@ -143,7 +145,10 @@ class GPTMagic(Magics):
 
     @observe("system_prompt")
     def _system_changed(self, change):
-        self.session.conversation.system = change["new"]
+        # Only a change made while the kernel runs: a reload re-applying the config must not
+        # overwrite a system prompt set since with -s.
+        if self._ready:
+            self.session.conversation.system = change["new"]
 
     # -- magics -------------------------------------------------------------------------
     @cell_magic("gpt")
@@ -154,7 +159,8 @@ class GPTMagic(Magics):
         """Send the cell as a prompt in this kernel's conversation; stream the answer.
 
         The options apply to this cell only (except -s, which changes the conversation's
-        system prompt). Kernel defaults: %config GPTMagic.
+        system prompt, and --new, which starts a new one, both once the answer arrives).
+        Kernel defaults: %config GPTMagic.
 
         {name} in the prompt (outside code) is replaced by that variable, DataFrames as
         shape, dtypes and first rows; {df.columns}, {In[3]} work; {_error} is the last
@@ -171,10 +177,6 @@ class GPTMagic(Magics):
         prompt = render_cell(self, prompt)  # {name} -> value; before anything is sent
         if args.code:
             prompt = ask_for_code(prompt)
-        if args.system is not None:
-            self.session.conversation.system = args.system
-        if args.new:
-            self.session.conversation.reset()
         ChatCell(self, CellRequest.from_args(self, args, prompt)).run()
 
     @line_magic("gpt")

@@ -13,13 +13,17 @@ from typing import Any
 from .usage import Usage
 
 
-def join_answers(texts: list[str], start: int = 1) -> str:
-    """Several answers (``-n``) one after another under numbered headings."""
+def join_answers(texts: list[str], start: int = 1, *, plain: bool = False) -> str:
+    """Several answers (``-n``) one after another under numbered headings.
+
+    ``plain`` headings are text (``--- Answer 2 ---``) for ``text/plain`` and terminals.
+    """
     if len(texts) == 1 and start == 1:
         return texts[0]
+    heading = "--- Answer {} ---" if plain else "**Answer {}**"
+    empty = "(empty)" if plain else "*(empty)*"
     return "\n\n".join(
-        f"**Answer {i}**\n\n{text}" if text else f"**Answer {i}**\n\n*(empty)*"
-        for i, text in enumerate(texts, start)
+        f"{heading.format(i)}\n\n{text or empty}" for i, text in enumerate(texts, start)
     )
 
 
@@ -47,7 +51,7 @@ def answer_markdown(texts: list[str], notes: list[str], footer: str | None) -> s
 def answer_bundle(texts: list[str], notes: list[str], footer: str | None) -> dict[str, str]:
     return {
         "text/markdown": answer_markdown(texts, notes, footer),
-        "text/plain": join_answers(texts),
+        "text/plain": join_answers(texts, plain=True),
     }
 
 

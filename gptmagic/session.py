@@ -46,7 +46,8 @@ class KernelSession:
     typed_key: Secret | None = None
     # Parameter adaptations learnt from servers, keyed by (host, model); see compat.py.
     compat: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    # Trait values changed at run time (panel, %config), restored after a reload.
+    # Trait values that differ from their defaults at unload (panel, %config), restored by
+    # the next load so a reload keeps them.
     settings: dict[str, Any] = field(default_factory=dict)
     clients: dict[tuple, Any] = field(default_factory=dict, repr=False)
     # The last exception of a user cell, for {_error} (see lasterror.py, hooks.py).

@@ -153,7 +153,7 @@ class TextView:
 
         rest = [("".join(p)) for i, p in sorted(self._answers.items()) if i]
         if rest:
-            self._out.write("\n\n" + join_answers(rest, start=2))
+            self._out.write("\n\n" + join_answers(rest, start=2, plain=True))
         notes = metadata.get("gptmagic", {}).get("notes", [])
         footer = metadata.get("gptmagic", {}).get("footer")
         for line in [*notes, footer]:

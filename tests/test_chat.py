@@ -112,6 +112,28 @@ def test_config_file_sets_kernel_defaults(env):
     InteractiveShell.clear_instance()
 
 
+def test_config_file_system_prompt_starts_the_conversation(env):
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    InteractiveShell.clear_instance()
+    config = Config()
+    config.GPTMagic.system_prompt = "Be brief."
+    ip = InteractiveShell.instance(config=config)
+    ip.run_line_magic("load_ext", "gptmagic")
+    ip.run_cell("%%gpt\nhello")
+    assert env.chat_requests[-1].body["messages"][0] == {"role": "system", "content": "Be brief."}
+    InteractiveShell.clear_instance()
+
+
+def test_reload_keeps_a_system_prompt_set_with_the_s_option(shell, server):
+    run(shell, "%config GPTMagic.system_prompt = 'Default.'")
+    run(shell, "%%gpt -s 'Cell choice.'\nhello")
+    run(shell, "%reload_ext gptmagic")
+    run(shell, "%%gpt\nagain")
+    assert server.chat_requests[-1].body["messages"][0]["content"] == "Cell choice."
+
+
 def test_length_finish_shows_a_visible_note(shell, outputs):
     run(shell, "%%gpt --max-tokens 3\nexplain everything")
     markdown = outputs.markdown()[0]
@@ -124,6 +146,8 @@ def test_several_answers_share_one_output_and_the_first_is_kept(shell, outputs, 
     assert sent(server)["n"] == 2
     markdown = outputs.markdown()[0]
     assert "**Answer 1**" in markdown and "**Answer 2**" in markdown
+    plain = outputs.outputs[0]["data"]["text/plain"]
+    assert "--- Answer 2 ---" in plain and "**" not in plain
     run(shell, "%%gpt\nand another")
     history = sent(server)["messages"]
     assert len(history) == 3 and "variant 2" not in history[1]["content"]

@@ -266,3 +266,26 @@ def test_missing_key_without_a_terminal_is_a_clear_error(shell, monkeypatch, cap
     run(shell, "%config GPTMagic.base_url = 'https://api.example.invalid/v1'")
     result = run(shell, "%%gpt\nhello")
     assert not result.success and "No API key" in error_line(capsys)
+
+
+def test_new_and_system_change_nothing_when_the_cell_fails(established, server, capsys):
+    server.enqueue(Reply(status=500))
+    run(established, "%%gpt --new -s 'Talk like a pirate.'\nhello")
+    conversation = established.magics_manager.registry["GPTMagic"].session.conversation
+    assert len(conversation.turns) == 1 and conversation.system == ""
+    run(established, "%%gpt --new -s 'Talk like a pirate.' --dry-run\nhello")
+    assert len(conversation.turns) == 1 and conversation.system == ""
+
+
+def test_new_and_system_take_effect_with_the_answer(established, server):
+    assert run(established, "%%gpt --new -s 'Talk like a pirate.'\nhello").success
+    conversation = established.magics_manager.registry["GPTMagic"].session.conversation
+    assert len(conversation.turns) == 1 and conversation.system == "Talk like a pirate."
+    assert server.chat_requests[-1].body["messages"][0]["content"] == "Talk like a pirate."
+
+
+def test_an_empty_answer_is_not_stored_in_the_history(established, server):
+    server.enqueue(Reply(text=""))
+    assert run(established, "%%gpt\nsay nothing").success
+    assert len(turns(established)) == 1
+    assert all(t.assistant.content for t in turns(established))

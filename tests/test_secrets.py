@@ -65,3 +65,21 @@ def test_the_key_is_nowhere_after_every_command_and_failure(tmp_path):
         text = file.read_text()
         assert KEY not in text, file
         assert KEY[3:-3] not in text, file
+
+
+def test_the_key_is_masked_in_interpolated_values_and_errors(shell, server, outputs):
+    from tests.conftest import run
+
+    run(shell, "import os; env = dict(os.environ)")
+    run(shell, "raise ValueError(os.environ['OPENAI_API_KEY'])")
+    assert run(shell, "%%gpt\n{env} and {_error}").success
+    sent = server.chat_requests[-1].body["messages"][-1]["content"]
+    assert KEY not in sent and "***" in sent
+    assert KEY not in str(outputs.outputs)
+
+
+def test_credentials_in_the_base_url_are_never_shown_as_the_host():
+    from gptmagic.client import Endpoint
+
+    endpoint = Endpoint.resolve("https://alice:s3cret@gateway.example.com:8443/v1", "", 5)
+    assert endpoint.host == "gateway.example.com:8443"
