@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .apikey import known_secrets
 from .client import Delta, Event, Finish, Reported
 from .errors import GPTMagicError, redact
+from .magics import CACHE_MODES as MODES
 from .render import timestamp
 from .usage import Usage
 
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from .magics import GPTMagic
     from .streaming import AnswerView
 
-MODES = ("off", "record", "replay")
 CACHE_ENV = "GPTMAGIC_CACHE"
 MODE_ENV = "GPTMAGIC_CACHE_MODE"
 NOT_IN_KEY = {"stream", "partial"}  # they change how an answer arrives, not what it is

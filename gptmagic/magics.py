@@ -13,9 +13,10 @@ from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
 
 from . import arguments
-from .cache import MODES, default_mode, default_path
 from .errors import GPTMagicError, one_line_errors
 from .session import KernelSession, session_for
+
+CACHE_MODES = ("off", "record", "replay")
 
 
 @magics_class
@@ -85,18 +86,23 @@ class GPTMagic(Magics):
         "analysis.gptcache.jsonl next to the notebook (default: GPTMAGIC_CACHE; empty: none).",
     ).tag(config=True)
     cache_mode = Enum(
-        MODES,
+        CACHE_MODES,
         help="How the cache is used: record (serve recorded answers, record new ones), replay "
         "(never call the API; a missing answer is an error), off (default: GPTMAGIC_CACHE_MODE, "
         "else record).",
     ).tag(config=True)
 
+    # The cache module (hashing, file locking) loads only when a cell uses it, not here.
     @default("cache")
     def _cache_from_env(self):
+        from .cache import default_path
+
         return default_path()
 
     @default("cache_mode")
     def _cache_mode_from_env(self):
+        from .cache import default_mode
+
         return default_mode()
 
     def __init__(self, shell=None, **kwargs):
