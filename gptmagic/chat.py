@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import cache, compat
 from .apikey import known_secrets
-from .client import Delta, Endpoint, Finish, Reported, open_chat, sdk_for
+from .client import Delta, Finish, Reported, open_chat, sdk_for
 from .conversation import Message, Plan
-from .errors import GPTMagicError, InterruptedAnswer, explain, redact
+from .errors import GPTMagicError, InterruptedAnswer, connection_cause, explain, redact
 from .render import answer_bundle, provenance, usage_footer
 from .retrying import call_with_retries
 from .streaming import AnswerView, MarkdownView, TextView
@@ -109,7 +109,7 @@ class ChatCell:
     def __init__(self, magic: GPTMagic, request: CellRequest):
         self.magic, self.request = magic, request
         self.session = magic.session
-        self.endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+        self.endpoint = magic.endpoint()
         self.notes: list[str] = []
 
     # -- the steps ----------------------------------------------------------------------
@@ -168,21 +168,14 @@ class ChatCell:
         view.status(f"Asking {self.request.model} at {self.endpoint.host}…")
         sdk = sdk_for(self.session, self.endpoint)
 
-        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
-            status = getattr(exc, "status_code", None) or type(exc).__name__
-            view.status(
-                f"{self.endpoint.host} answered {status}; retrying in {wait:.0f} s "
-                f"(retry {attempt} of {self.magic.max_retries})…"
-            )
-
         while True:
             try:
-                response, _ = call_with_retries(
+                return call_with_retries(
                     functools.partial(open_chat, sdk, body),
                     max_retries=self.magic.max_retries,
-                    on_retry=on_retry,
+                    on_retry=view.status,
+                    host=self.endpoint.host,
                 )
-                return response
             except openai.APIError as exc:
                 adaptation = compat.adaptation_for(exc, body)
                 if adaptation is None:
@@ -195,14 +188,13 @@ class ChatCell:
                 body = self.body(body["messages"])
 
     def explain(self, exc: BaseException) -> str:
-        text = explain(
+        return explain(
             exc,
             host=self.endpoint.host,
             model=self.request.model,
             timeout=self.endpoint.timeout,
-            attempts=getattr(exc, "gptmagic_attempts", 1),
+            secrets=known_secrets(self.session),
         )
-        return redact(text, known_secrets(self.session))
 
     def stream(self, body: dict[str, Any], view: AnswerView) -> tuple[Collected, str, str]:
         """Collect the answer; the outcome is complete, interrupted or incomplete."""
@@ -243,8 +235,8 @@ class ChatCell:
                 "(GPTMagic.timeout; raise it for slow models)"
             )
         if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc.__context__
-            detail = f" ({type(cause).__name__}: {cause})" if cause else ""
+            cause = connection_cause(exc)
+            detail = f" ({cause})" if cause else ""
             text = f"the connection to {self.endpoint.host} dropped mid-answer{detail}"
             return redact(text, known_secrets(self.session))
         if isinstance(exc, openai.APIError):

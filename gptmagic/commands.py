@@ -17,8 +17,7 @@ from IPython.display import display
 from . import export
 from .apikey import KEY_ENV, known_secrets, prompt_key
 from .arguments import parse
-from .client import Endpoint
-from .errors import GPTMagicError, explain, redact
+from .errors import GPTMagicError, explain
 
 if TYPE_CHECKING:
     from .magics import GPTMagic
@@ -60,7 +59,7 @@ def key_source(magic: GPTMagic) -> str:
 @subcommand("status")
 def status(magic: GPTMagic, args: Any) -> None:
     """One line: model, server, conversation length, tokens used, where the key comes from."""
-    endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+    endpoint = magic.endpoint()
     conv, usage = magic.session.conversation, magic.session.usage
     cache = f" · cache {magic.cache_mode} {magic.cache}" if magic.cache else ""
     print(
@@ -101,7 +100,7 @@ def models(magic: GPTMagic, args: Any) -> None:
     """List the models the server offers (GET /v1/models)."""
     from .client import list_models, sdk_for
 
-    endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+    endpoint = magic.endpoint()
     try:
         names = list_models(sdk_for(magic.session, endpoint))
     except Exception as exc:
@@ -109,8 +108,11 @@ def models(magic: GPTMagic, args: Any) -> None:
 
         if not isinstance(exc, openai.APIError):
             raise
-        text = explain(exc, host=endpoint.host, model=magic.model, timeout=endpoint.timeout)
-        raise GPTMagicError(redact(text, known_secrets(magic.session))) from None
+        secrets = known_secrets(magic.session)
+        text = explain(
+            exc, host=endpoint.host, model=magic.model, timeout=endpoint.timeout, secrets=secrets
+        )
+        raise GPTMagicError(text) from None
     lines = [f"- `{n}`" + (" ← current" if n == magic.model else "") for n in names]
     show_markdown(f"{len(names)} model(s) at {endpoint.host}:\n\n" + "\n".join(lines))
 

@@ -81,10 +81,23 @@ def explain(
     host: str,
     model: str,
     timeout: float,
-    attempts: int = 1,
+    secrets: Iterable[str],
     what: str = "request",
 ) -> str:
-    """One line saying what went wrong and what to do about it."""
+    """One line saying what went wrong and what to do about it, with ``secrets`` masked."""
+    attempts = getattr(exc, "gptmagic_attempts", 1)  # set by retrying.call_with_retries
+    return redact(_explain(exc, host, model, timeout, attempts, what), secrets)
+
+
+def connection_cause(exc: BaseException) -> str:
+    """The transport error under an SDK connection error, e.g. ``ConnectError: ...``."""
+    cause = exc.__cause__ or exc.__context__
+    return f"{type(cause).__name__}: {cause}" if cause else ""
+
+
+def _explain(
+    exc: BaseException, host: str, model: str, timeout: float, attempts: int, what: str
+) -> str:
     import openai
 
     retried = f" after {attempts} attempts" if attempts > 1 else ""
@@ -94,8 +107,8 @@ def explain(
             f"Raise it with %config GPTMagic.timeout = {max(60, int(timeout * 2))}, or retry."
         )
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        detail = f": {type(cause).__name__}: {cause}" if cause else ""
+        cause = connection_cause(exc)
+        detail = f": {cause}" if cause else ""
         return (
             f"Could not reach {host}{retried}{detail}. Check GPTMagic.base_url / "
             "OPENAI_BASE_URL, your network and the proxy (GPTMagic.proxy, HTTPS_PROXY)."

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from . import cache
 from .apikey import known_secrets
-from .client import Endpoint, sdk_for, transport_errors
+from .client import sdk_for, transport_errors
 from .errors import GPTMagicError, InterruptedAnswer, error_field, explain, redact, server_message
 from .progress import Output, Progress, in_notebook
 from .render import provenance
@@ -221,7 +221,7 @@ class ImageCell:
     def __init__(self, magic: GPTMagic, request: ImageRequest):
         self.magic, self.request = magic, request
         self.session = magic.session
-        self.endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+        self.endpoint = magic.endpoint()
 
     def run(self) -> None:
         r, session = self.request, self.session
@@ -270,20 +270,13 @@ class ImageCell:
             return pictures, self.cached.usage()
         import openai
 
-        r, host = self.request, self.endpoint.host
-
-        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
-            status = getattr(exc, "status_code", None) or type(exc).__name__
-            progress.say(
-                f"{host} answered {status}; retrying in {wait:.0f} s "
-                f"(retry {attempt} of {self.magic.max_retries})"
-            )
-
+        r = self.request
         try:
-            response, _ = call_with_retries(
+            response = call_with_retries(
                 functools.partial(sdk.images.generate, **r.body()),
                 max_retries=self.magic.max_retries,
-                on_retry=on_retry,
+                on_retry=progress.say,
+                host=self.endpoint.host,
             )
         except openai.APIError as exc:
             raise GPTMagicError(self.explain(exc)) from None
@@ -389,7 +382,7 @@ class ImageCell:
                 host=host,
                 model=self.request.model,
                 timeout=self.endpoint.timeout,
-                attempts=getattr(exc, "gptmagic_attempts", 1),
+                secrets=known_secrets(self.session),
                 what="image request",
             )
         return redact(text, known_secrets(self.session))

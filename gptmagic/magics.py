@@ -113,6 +113,12 @@ class GPTMagic(Magics):
             self.session.conversation.system = self.system_prompt
         self._ready = True
 
+    def endpoint(self):
+        """Where requests go now (base URL, proxy, timeout), from the traits and environment."""
+        from .client import Endpoint
+
+        return Endpoint.resolve(self.base_url, self.proxy, self.timeout)
+
     # -- validation: a bad %config value is refused with a clear message -----------------
     @validate("temperature")
     def _check_temperature(self, proposal):

@@ -30,7 +30,7 @@ from traitlets import Float, TraitError, Unicode, link, observe
 
 from .apikey import known_key, known_secrets
 from .client import Endpoint
-from .errors import explain, redact
+from .errors import explain
 from .usage import UsageLedger
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def settings_rows(magic: GPTMagic) -> list[tuple[str, str]]:
     def optional(value: float | None) -> str:
         return "server default" if value is None else f"{value:g}"
 
-    endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+    endpoint = magic.endpoint()
     system = textwrap.shorten(magic.system_prompt, 80, placeholder="…") or "(none)"
     return [
         ("model", magic.model),
@@ -185,9 +185,14 @@ def server_models(session: KernelSession, endpoint: Endpoint, model: str) -> tup
         names = list_models(sdk_for(session, endpoint))
     except openai.APIError as exc:
         reason = explain(
-            exc, host=endpoint.host, model=model, timeout=endpoint.timeout, what="model list"
+            exc,
+            host=endpoint.host,
+            model=model,
+            timeout=endpoint.timeout,
+            secrets=known_secrets(session),
+            what="model list",
         )
-        return [], f"models not listed: {redact(reason, known_secrets(session))}"
+        return [], f"models not listed: {reason}"
     return names, f"{len(names)} model(s) at {endpoint.host}"
 
 
@@ -244,7 +249,7 @@ class ModelPicker(widgets.HBox):
 
     def fetch(self, magic: GPTMagic) -> None:
         """List the server's models in the background; the dropdown fills in when they come."""
-        endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+        endpoint = magic.endpoint()
         self.source = endpoint
         self.note.value = f"<span style='{QUIET}'>listing models…</span>"
         session, model = magic.session, magic.model
@@ -405,7 +410,7 @@ class SettingsPanel(widgets.VBox):
         magic = self.magic
         if magic is None:
             return
-        endpoint = Endpoint.resolve(magic.base_url, magic.proxy, magic.timeout)
+        endpoint = magic.endpoint()
         if endpoint != self.model.source:
             self.model.fetch(magic)
         self.header.value = (

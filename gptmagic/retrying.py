@@ -66,22 +66,27 @@ def call_with_retries(
     call: Callable[[], T],
     *,
     max_retries: int,
-    on_retry: Callable[[BaseException, int, float], None] = lambda exc, n, wait: None,
+    on_retry: Callable[[str], None] = lambda note: None,
+    host: str = "the server",
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[T, int]:
-    """``call()`` and the number of attempts it took; re-raises the last error.
+) -> T:
+    """``call()``, retried where it helps; ``on_retry`` gets a line to show while waiting.
 
-    The raised exception carries ``gptmagic_attempts`` so the message can count them.
+    The last error is re-raised carrying ``gptmagic_attempts``, so the message can count them.
     """
     attempt = 0
     while True:
         attempt += 1
         try:
-            return call(), attempt
+            return call()
         except Exception as exc:
             if attempt > max_retries or not is_retryable(exc):
                 exc.gptmagic_attempts = attempt
                 raise
             wait = backoff(attempt - 1, exc)
-            on_retry(exc, attempt, wait)
+            status = getattr(exc, "status_code", None) or type(exc).__name__
+            on_retry(
+                f"{host} answered {status}; retrying in {wait:.0f} s "
+                f"(retry {attempt} of {max_retries})…"
+            )
             sleep(wait)
