@@ -2,7 +2,7 @@
 
     python bench/context_bench.py [--repeats N] [--sizes 1000,1000000,10000000]
 
-Renders ``{df}`` through the same path as a ``%%gpt`` cell (``context.render_cell`` on a real
+Renders ``{df}`` through the same path as a ``%%gpt`` cell (``context.interpolate_cell`` on a real
 ``InteractiveShell`` with gptmagic loaded, so the ``GPTMagic.context_*`` settings apply), with
 and without ``context_stats``, and prints one Markdown table: median and max time of the
 repeats, characters and estimated tokens of the rendering. Building the frames is not timed.
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from IPython.core.interactiveshell import InteractiveShell
 
-from gptmagic.context import render_cell
+from gptmagic.context import interpolate_cell
 from gptmagic.tokens import estimate_tokens
 
 
@@ -46,7 +46,7 @@ def measure(magic, repeats: int) -> tuple[float, float, str]:
     times, prompt = [], ""
     for _ in range(repeats):
         start = time.perf_counter()
-        prompt = render_cell(magic, "{df}")
+        prompt = interpolate_cell(magic, "{df}")
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), max(times), prompt
 

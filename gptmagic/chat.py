@@ -134,6 +134,7 @@ class ChatCell:
         if request.dry_run:
             self.show_dry_run(body)
             return
+        self.cached = cache.for_chat(self.magic, self.endpoint.host, request, body)
         view = self.make_view()
         collected, outcome, cause = self.stream(body, view)
         self.finish(plan, collected, outcome, cause, view)
@@ -201,7 +202,6 @@ class ChatCell:
         from .client import transport_errors
 
         collected = Collected()
-        self.cached = cache.for_chat(self.magic, self.endpoint.host, self.request, body)
         try:
             response = self.cached.replay(view, self.notes) or self.open(body, view)
         except KeyboardInterrupt:

@@ -20,6 +20,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from .context import split_fences
+from .render import show_markdown
 
 if TYPE_CHECKING:
     from .magics import GPTMagic
@@ -90,7 +91,7 @@ def deliver(magic: GPTMagic, prompt: str, answer: str, out: str | None) -> None:
     where = " and ".join(f"`{n}`" for n in names)
     if not code:
         text = f"No Python code found in the answer; nothing inserted ({where} set to `''`)."
-        display({"text/markdown": text, "text/plain": text}, raw=True)
+        show_markdown(text)
         return
     inserted = insert_below(magic, prompt, code)
     if inserted:

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import display
 
 from . import export
 from .apikey import KEY_ENV, known_secrets, prompt_key
 from .arguments import parse
 from .errors import GPTMagicError, explain
+from .render import show_markdown
 
 if TYPE_CHECKING:
     from .magics import GPTMagic
@@ -43,11 +43,6 @@ def run_subcommand(magic: GPTMagic, line: str) -> Any:
             "(and %%gpt, with two %, to chat)."
         )
     return func(magic, parse(func, rest))
-
-
-def show_markdown(text: str) -> None:
-    """Markdown for notebooks; the same text as ``text/plain`` for terminals and exports."""
-    display({"text/markdown": text, "text/plain": text}, raw=True)
 
 
 def key_source(magic: GPTMagic) -> str:

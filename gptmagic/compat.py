@@ -1,4 +1,4 @@
-"""Request bodies, adapted to what each server and model accepts.
+"""Chat Completions request bodies (:func:`chat_body`), adapted to what each model accepts.
 
 Newer OpenAI models refuse ``max_tokens`` (they want ``max_completion_tokens``) or a
 non-default ``temperature``; some servers refuse ``stream_options``. When a 400 names the

@@ -36,7 +36,7 @@ _SPECIAL = re.compile(r"[`{}]")
 _BACKTICKS = re.compile(r"`+")
 
 
-def render_prompt(
+def interpolate(
     prompt: str,
     namespace: Mapping[str, Any],
     describe: Callable[[Any, str], str],
@@ -49,7 +49,7 @@ def render_prompt(
     )
 
 
-def render_cell(magic: Any, prompt: str) -> str:
+def interpolate_cell(magic: Any, prompt: str) -> str:
     """A ``%%gpt`` body rendered with the kernel's namespace and the magic's context settings.
 
     Every inserted value passes :func:`~gptmagic.errors.redact`: ``{os.environ}`` or an error
@@ -68,7 +68,7 @@ def render_cell(magic: Any, prompt: str) -> str:
     def last_error() -> str | None:
         return redact(session.last_error.prompt_text(), secrets) if session.last_error else None
 
-    return render_prompt(
+    return interpolate(
         prompt,
         magic.shell.user_ns,
         lambda value, label: redact(describe(value, label, options), secrets),

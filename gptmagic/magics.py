@@ -180,13 +180,13 @@ class GPTMagic(Magics):
         """
         from .chat import CellRequest, ChatCell
         from .codecells import ask_for_code
-        from .context import render_cell
+        from .context import interpolate_cell
 
         args = arguments.parse(self.gpt_cell, line)
         prompt = cell.strip()
         if not prompt:
             raise GPTMagicError("The prompt is empty: write it in the cell below %%gpt.")
-        prompt = render_cell(self, prompt)  # {name} -> value; before anything is sent
+        prompt = interpolate_cell(self, prompt)  # {name} -> value; before anything is sent
         if args.code:
             prompt = ask_for_code(prompt)
         ChatCell(self, CellRequest.from_args(self, args, prompt)).run()

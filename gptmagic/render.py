@@ -13,6 +13,13 @@ from typing import Any
 from .usage import Usage
 
 
+def show_markdown(text: str) -> None:
+    """Markdown for notebooks; the same text as ``text/plain`` for terminals and exports."""
+    from IPython.display import display
+
+    display({"text/markdown": text, "text/plain": text}, raw=True)
+
+
 def join_answers(texts: list[str], start: int = 1, *, plain: bool = False) -> str:
     """Several answers (``-n``) one after another under numbered headings.
 

@@ -220,9 +220,9 @@ def test_dry_run_shows_the_interpolated_prompt_exactly_as_sent(shell, outputs, s
 def test_rendering_a_prompt_never_imports_pandas():
     code = (
         "import sys\n"
-        "from gptmagic.context import render_prompt\n"
+        "from gptmagic.context import interpolate\n"
         "from gptmagic.describe import describe\n"
-        "print(render_prompt('{x}', {'x': [1, 2]}, describe))\n"
+        "print(interpolate('{x}', {'x': [1, 2]}, describe))\n"
         "print('pandas' in sys.modules, 'numpy' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
