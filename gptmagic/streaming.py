@@ -57,6 +57,7 @@ class MarkdownView:
         self._answers: dict[int, list[str]] = {}
         self._tail: list[str] = []  # answer 0 since the last frozen display
         self._tail_len = 0
+        self._total_len = 0  # all answers (-n), to pace the combined display
         self._display_id: str | None = None
         self._displays = 0
         self._shown_len = 0
@@ -72,20 +73,18 @@ class MarkdownView:
 
     def append(self, index: int, text: str) -> None:
         self._answers.setdefault(index, []).append(text)
+        self._total_len += len(text)
         if index == 0:
             self._tail.append(text)
             self._tail_len += len(text)
         now = self._clock()
         if now - self._last < MIN_INTERVAL:
             return
-        size = self._tail_len if len(self._answers) == 1 else self._multi_len()
+        size = self._tail_len if len(self._answers) == 1 else self._total_len
         if size - self._shown_len < max(1, GROWTH * self._shown_len):
             return
         self._last = now
         self._refresh()
-
-    def _multi_len(self) -> int:
-        return sum(len(p) for parts in self._answers.values() for p in parts)
 
     def _refresh(self) -> None:
         if len(self._answers) > 1:
@@ -93,7 +92,7 @@ class MarkdownView:
 
             text = join_answers(["".join(p) for _, p in sorted(self._answers.items())])
             self._show(text)
-            self._shown_len = len(text)
+            self._shown_len = self._total_len  # the same measure as `size` in append()
             return
         tail = "".join(self._tail)
         self._tail = [tail]
