@@ -62,6 +62,17 @@ def backoff(attempt: int, exc: BaseException) -> float:
     return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
 
 
+def what_happened(exc: BaseException, host: str) -> str:
+    """A few words for the waiting line: "host answered 429", "host timed out"."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return f"{host} answered {exc.status_code}"
+    if isinstance(exc, openai.APITimeoutError):
+        return f"{host} timed out"
+    return f"{host} could not be reached"
+
+
 def call_with_retries(
     call: Callable[[], T],
     *,
@@ -84,9 +95,6 @@ def call_with_retries(
                 exc.gptmagic_attempts = attempt
                 raise
             wait = backoff(attempt - 1, exc)
-            status = getattr(exc, "status_code", None) or type(exc).__name__
-            on_retry(
-                f"{host} answered {status}; retrying in {wait:.0f} s "
-                f"(retry {attempt} of {max_retries})…"
-            )
+            happened = what_happened(exc, host)
+            on_retry(f"{happened}; retrying in {wait:.0f} s (retry {attempt} of {max_retries})…")
             sleep(wait)

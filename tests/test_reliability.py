@@ -100,6 +100,8 @@ def test_rate_limit_is_retried_honouring_retry_after(established, server, capsys
     assert result.success
     assert len(server.chat_requests) == 3
     assert len(turns(established)) == 2
+    shown = [m["data"]["text/markdown"] for m in outputs.messages if "data" in m]
+    assert any("answered 429; retrying in 0 s (retry 1 of 2)" in text for text in shown)
 
 
 def test_rate_limit_that_persists_is_reported_with_the_attempts(established, server, capsys):
