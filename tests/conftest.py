@@ -8,11 +8,13 @@ saved notebook would hold, and count every message the frontend would receive.
 
 from __future__ import annotations
 
+import atexit
 import json
 
 import pytest
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from gptmagic.testing.server import FakeOpenAI
 
@@ -78,18 +80,42 @@ def env(server, monkeypatch):
     return server
 
 
+def make_shell(config: Config | None = None) -> InteractiveShell:
+    """A fresh ``InteractiveShell`` whose history lives in memory (no saving thread).
+
+    IPython's history thread only stops at interpreter exit; a thread per test made the suite
+    sit silent for minutes after its last test. Pair every call with :func:`dispose_shell`.
+    """
+    InteractiveShell.clear_instance()
+    config = config or Config()
+    config.HistoryManager.hist_file = ":memory:"
+    return InteractiveShell.instance(config=config)
+
+
+def dispose_shell(ip: InteractiveShell) -> None:
+    """Unload gptmagic, close the shell's history and forget the singleton now.
+
+    Each shell registers ``atexit_operations`` (a ``gc.collect()`` per shell): left to run at
+    exit for hundreds of shells, they kept the finished suite busy for minutes.
+    """
+    if "gptmagic" in ip.extension_manager.loaded:
+        ip.run_line_magic("unload_ext", "gptmagic")
+    atexit.unregister(ip.atexit_operations)
+    ip.history_manager.end_session()
+    ip.history_manager.db.close()
+    InteractiveShell.clear_instance()
+
+
 @pytest.fixture
 def shell(env):
     """A fresh IPython shell with gptmagic loaded, talking to the local server."""
-    InteractiveShell.clear_instance()
-    ip = InteractiveShell.instance()
+    ip = make_shell()
     ip.display_pub = NotebookOutputs(shell=ip)
     ip.run_line_magic("load_ext", "gptmagic")
     ip.run_line_magic("config", "GPTMagic.display = 'markdown'")
     ip.run_line_magic("config", "GPTMagic.max_retries = 0")
     yield ip
-    ip.run_line_magic("unload_ext", "gptmagic")
-    InteractiveShell.clear_instance()
+    dispose_shell(ip)
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from gptmagic.cache import CacheFile, request_key
 from gptmagic.testing.server import Reply
-from tests.conftest import KEY, run
+from tests.conftest import KEY, dispose_shell, make_shell, run
 
 
 @pytest.fixture
@@ -269,15 +268,14 @@ def test_concurrent_kernels_appending_large_lines_never_corrupt_the_file(tmp_pat
 def test_cache_and_mode_default_from_the_environment(env, tmp_path, monkeypatch):
     monkeypatch.setenv("GPTMAGIC_CACHE", str(tmp_path / "env.gptcache.jsonl"))
     monkeypatch.setenv("GPTMAGIC_CACHE_MODE", "replay")
-    InteractiveShell.clear_instance()
-    ip = InteractiveShell.instance()
+    ip = make_shell()
     ip.run_line_magic("load_ext", "gptmagic")
     magic = ip.magics_manager.registry["GPTMagic"]
     assert magic.cache == str(tmp_path / "env.gptcache.jsonl") and magic.cache_mode == "replay"
     ip.run_line_magic("config", "GPTMagic.cache_mode = 'record'")  # %config wins over env
-    assert magic.cache_mode == "record"
-    ip.run_line_magic("unload_ext", "gptmagic")
-    InteractiveShell.clear_instance()
+    mode = magic.cache_mode
+    dispose_shell(ip)
+    assert mode == "record"
 
 
 def conversation_turns(shell) -> int:

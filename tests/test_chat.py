@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gptmagic.testing.server import Reply
-from tests.conftest import KEY, run
+from tests.conftest import KEY, dispose_shell, make_shell, run
 
 
 def sent(server, i=-1):
@@ -97,33 +97,30 @@ def test_cell_options_override_kernel_settings_for_that_cell_only(shell, server)
 
 
 def test_config_file_sets_kernel_defaults(env):
-    from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    InteractiveShell.clear_instance()
     config = Config()
     config.GPTMagic.model = "gpt-4.1"
     config.GPTMagic.temperature = 0.3
-    ip = InteractiveShell.instance(config=config)
+    ip = make_shell(config)
     ip.run_line_magic("load_ext", "gptmagic")
     ip.run_cell("%%gpt\nhello")
     body = env.chat_requests[-1].body
+    dispose_shell(ip)
     assert (body["model"], body["temperature"]) == ("gpt-4.1", 0.3)
-    InteractiveShell.clear_instance()
 
 
 def test_config_file_system_prompt_starts_the_conversation(env):
-    from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    InteractiveShell.clear_instance()
     config = Config()
     config.GPTMagic.system_prompt = "Be brief."
-    ip = InteractiveShell.instance(config=config)
+    ip = make_shell(config)
     ip.run_line_magic("load_ext", "gptmagic")
     ip.run_cell("%%gpt\nhello")
-    assert env.chat_requests[-1].body["messages"][0] == {"role": "system", "content": "Be brief."}
-    InteractiveShell.clear_instance()
+    first = env.chat_requests[-1].body["messages"][0]
+    dispose_shell(ip)
+    assert first == {"role": "system", "content": "Be brief."}
 
 
 def test_reload_keeps_a_system_prompt_set_with_the_s_option(shell, server):
