@@ -1,7 +1,13 @@
-"""Where the API key comes from: the environment, or a hidden prompt, never the notebook.
+"""Where the API key comes from: typed in this kernel, the environment, or a hidden prompt.
 
-The key is held in a :class:`~gptmagic.session.Secret` on the kernel session, not in a trait,
-so ``%config GPTMagic`` can never print it.
+The key is held in a :class:`~gptmagic.session.Secret`, never in a trait (``%config GPTMagic``
+prints every trait) and never as a plain string in gptmagic's own frames, so neither a verbose
+traceback nor ``%debug`` shows it.
+
+Precedence: a key typed with ``%gpt key`` wins over ``OPENAI_API_KEY``: it was typed on
+purpose, after the kernel (and its environment) started. Surrounding whitespace is stripped
+from every key (a key read from a file, a ``.env`` with CRLF line ends); a key that still holds
+a character an HTTP header cannot carry is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -15,28 +21,75 @@ from .session import KernelSession, Secret
 KEY_ENV = "OPENAI_API_KEY"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"}
 PLACEHOLDER = "no-key-needed"  # local servers (Ollama, llama.cpp) ignore the key
+TYPED = "typed with %gpt key"
 
 
-def resolve_key(session: KernelSession, host: str) -> str:
-    """The key to send: environment, then one typed earlier, then a hidden prompt."""
-    return known_key(session, host) or prompt_key(session)
+def resolve_key(session: KernelSession, host: str) -> Secret:
+    """The key to send: one typed in this kernel, the environment, then a hidden prompt."""
+    key, source = key_and_source(session, host)
+    if key is None:
+        key, source = prompt_key(session), TYPED
+    check_sendable(key, source)
+    return key
 
 
-def known_key(session: KernelSession, host: str) -> str | None:
+def known_key(session: KernelSession, host: str) -> Secret | None:
     """The key to send if one is known without asking (background work must never prompt)."""
-    if env := os.environ.get(KEY_ENV):
-        return env
+    return key_and_source(session, host)[0]
+
+
+def key_and_source(session: KernelSession, host: str) -> tuple[Secret | None, str]:
+    """The key known without asking, and where it comes from (words for ``%gpt`` status)."""
     if session.typed_key is not None:
-        return session.typed_key.reveal()
-    if host.split(":")[0] in LOCAL_HOSTS:
-        return PLACEHOLDER
-    return None
+        overrides = f" (instead of {KEY_ENV})" if env_key() is not None else ""
+        return session.typed_key, TYPED + overrides
+    if (env := env_key()) is not None:
+        return env, f"from {KEY_ENV}"
+    if hostname(host) in LOCAL_HOSTS:
+        return Secret(PLACEHOLDER), "none (local server)"
+    return None, "not set"
 
 
-def prompt_key(session: KernelSession) -> str:
+def env_key() -> Secret | None:
+    value = os.environ.get(KEY_ENV, "").strip()
+    return Secret(value) if value else None
+
+
+def hostname(host: str) -> str:
+    """``host`` without its port; IPv6 addresses keep their brackets (``[::1]:8000``)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1] or host
+    return host.split(":")[0]
+
+
+def check_sendable(key: Secret, source: str) -> None:
+    """Refuse a key an HTTP header cannot carry, naming the problem but not the key."""
+    value = key.reveal()
+    for position, char in enumerate(value, 1):
+        if " " < char <= "~":
+            continue
+        if char in "\r\n":
+            what = "a line break"
+        elif char in " \t":
+            what = "a space or tab"
+        elif char.isascii():
+            what = "a control character"
+        else:
+            what = "a non-ASCII character"
+        raise GPTMagicError(
+            f"The API key ({source}) has {what} inside it (character {position}), which an "
+            "HTTP header cannot carry; nothing was sent. Copy the key again, in one piece."
+        )
+
+
+def prompt_key(session: KernelSession) -> Secret:
     """Ask for the key without echoing it; a clear error where nobody can answer."""
+    if env_key() is None:
+        question = f"{KEY_ENV} is not set. API key (hidden, kept for this kernel): "
+    else:
+        question = f"API key (hidden, kept for this kernel, used instead of {KEY_ENV}): "
     try:
-        typed = getpass.getpass(f"{KEY_ENV} is not set. API key (hidden, kept for this kernel): ")
+        typed = getpass.getpass(question)
     except (EOFError, OSError, RuntimeError) as exc:
         raise GPTMagicError(
             f"No API key: set the {KEY_ENV} environment variable before starting the kernel "
@@ -49,16 +102,15 @@ def prompt_key(session: KernelSession) -> str:
             f"No API key: set the {KEY_ENV} environment variable before starting the kernel "
             "(a non-interactive run such as nbclient or papermill cannot prompt for one)."
         ) from None
-    typed = typed.strip()
-    if not typed:
+    key = Secret(typed.strip())
+    if not key.reveal():
         raise GPTMagicError(f"No API key entered; set {KEY_ENV} or run %gpt key again.")
-    session.typed_key = Secret(typed)
-    return typed
+    check_sendable(key, TYPED)
+    session.typed_key = key
+    return key
 
 
-def known_secrets(session: KernelSession) -> list[str]:
-    """Every secret that must never be displayed."""
-    secrets = [os.environ.get(KEY_ENV)]
-    if session.typed_key is not None:
-        secrets.append(session.typed_key.reveal())
-    return [s for s in secrets if s]
+def known_secrets(session: KernelSession) -> list[Secret]:
+    """Every secret that must never be displayed (see :func:`~gptmagic.errors.redact`)."""
+    secrets = [env_key(), session.typed_key]
+    return [s for s in secrets if s is not None]

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .chat import CellRequest
     from .images import ImageRequest, Picture
     from .magics import GPTMagic
+    from .session import Secret
     from .streaming import AnswerView
 
 CACHE_ENV = "GPTMAGIC_CACHE"
@@ -254,7 +255,7 @@ class Lookup:
     key: str = ""
     host: str = ""
     request: dict[str, Any] = field(default_factory=dict)
-    secrets: list[str] = field(default_factory=list)
+    secrets: list[Secret] = field(default_factory=list, repr=False)  # masked out of records
     record: dict[str, Any] | None = None
 
     @property
@@ -289,7 +290,9 @@ class Lookup:
             "answer": answer,
         }
         try:
-            self.file.append(redact(json.dumps(record, ensure_ascii=False), self.secrets))
+            self.file.append(
+                redact(json.dumps(record, ensure_ascii=False), self.secrets, urls=False)
+            )
         except OSError as exc:
             raise GPTMagicError(
                 f"The answer is shown but could not be recorded in {self.file.path}: "

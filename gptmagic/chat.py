@@ -187,6 +187,8 @@ class ChatCell:
                     "(remembered for this model in this kernel)."
                 )
                 body = self.body(body["messages"])
+            except Exception as exc:  # refused before sending (a header, a URL): one line
+                raise GPTMagicError(self.explain(exc)) from None
 
     def explain(self, exc: BaseException) -> str:
         return explain(
@@ -250,7 +252,8 @@ class ChatCell:
         self, plan: Plan, collected: Collected, outcome: str, cause: str, view: AnswerView
     ) -> None:
         r, session = self.request, self.session
-        answers = collected.answers()
+        # A key echoed in an answer stays out of the output, history, variables and cache.
+        answers = [redact(a, known_secrets(session), urls=False) for a in collected.answers()]
         reasons = [collected.finishes.get(i) for i in range(len(answers))]
         estimate = sum(estimate_tokens(a) for a in answers)
         session.usage.add(UsageRecord("chat", r.model, collected.usage, estimated_tokens=estimate))

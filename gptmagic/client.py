@@ -12,16 +12,20 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .apikey import resolve_key
+if TYPE_CHECKING:
+    from .session import Secret
+
+from .apikey import known_secrets, resolve_key
+from .errors import GPTMagicError, redact
 from .usage import Usage
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Endpoint:
     """Where requests go and how: everything that needs a different SDK client."""
 
@@ -34,6 +38,14 @@ class Endpoint:
         """Trait values first, then the environment, then the API's own address."""
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         return cls(url.rstrip("/"), proxy or None, float(timeout))
+
+    def __repr__(self) -> str:
+        """Without credentials (``user:password@``) of the base URL or the proxy."""
+        proxy = None if self.proxy is None else redact(self.proxy, [])
+        return (
+            f"Endpoint(base_url={redact(self.base_url, [])!r}, proxy={proxy!r}, "
+            f"timeout={self.timeout!r})"
+        )
 
     @property
     def host(self) -> str:
@@ -79,7 +91,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def make_sdk_client(endpoint: Endpoint, api_key: str) -> Any:
+def make_sdk_client(endpoint: Endpoint, key: Secret) -> Any:
     """An ``openai.OpenAI`` for ``endpoint``; retries are gptmagic's own (see retrying.py)."""
     import openai
 
@@ -87,7 +99,7 @@ def make_sdk_client(endpoint: Endpoint, api_key: str) -> Any:
     if endpoint.proxy:
         http_client = openai.DefaultHttpxClient(proxy=endpoint.proxy)
     return openai.OpenAI(
-        api_key=api_key,
+        api_key=key.reveal(),
         base_url=endpoint.base_url,
         timeout=endpoint.timeout,
         max_retries=0,
@@ -96,12 +108,26 @@ def make_sdk_client(endpoint: Endpoint, api_key: str) -> Any:
 
 
 def sdk_for(session: Any, endpoint: Endpoint) -> Any:
-    """The kernel's client for ``endpoint`` (kept, so connections are reused)."""
+    """The kernel's client for ``endpoint`` (kept, so connections are reused).
+
+    A client that cannot be built (a SOCKS proxy without ``socksio``, a proxy URL of an unknown
+    scheme, also one from ``HTTPS_PROXY``) is a one-line error. It is raised outside the
+    ``except`` block, so no chained traceback keeps the SDK's frames, whose locals hold the key.
+    """
     key = resolve_key(session, endpoint.host)
-    cache_key = (endpoint, hash(key))
-    if cache_key not in session.clients:
+    cache_key = (endpoint, key)
+    if cache_key in session.clients:
+        return session.clients[cache_key]
+    try:
         session.clients[cache_key] = make_sdk_client(endpoint, key)
-    return session.clients[cache_key]
+        return session.clients[cache_key]
+    except Exception as exc:
+        problem = redact(f"{type(exc).__name__}: {exc}", known_secrets(session))
+    proxy = f" through the proxy {redact(endpoint.proxy, [])}" if endpoint.proxy else ""
+    raise GPTMagicError(
+        f"Cannot set up the connection to {endpoint.host}{proxy}: {problem} "
+        "Check GPTMagic.proxy (or HTTPS_PROXY / HTTP_PROXY) and GPTMagic.base_url."
+    )
 
 
 class ChatStream:

@@ -7,14 +7,13 @@ subcommand gets IPython's one-line usage errors.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import export
-from .apikey import KEY_ENV, known_secrets, prompt_key
+from .apikey import KEY_ENV, env_key, key_and_source, known_secrets, prompt_key
 from .arguments import parse
 from .errors import GPTMagicError, explain
 from .render import show_markdown
@@ -45,22 +44,17 @@ def run_subcommand(magic: GPTMagic, line: str) -> Any:
     return func(magic, parse(func, rest))
 
 
-def key_source(magic: GPTMagic) -> str:
-    if os.environ.get(KEY_ENV):
-        return f"from {KEY_ENV}"
-    return "typed (hidden)" if magic.session.typed_key else "not set"
-
-
 @subcommand("status")
 def status(magic: GPTMagic, args: Any) -> None:
     """One line: model, server, conversation length, tokens used, where the key comes from."""
     endpoint = magic.endpoint()
     conv, usage = magic.session.conversation, magic.session.usage
     cache = f" · cache {magic.cache_mode} {magic.cache}" if magic.cache else ""
+    source = key_and_source(magic.session, endpoint.host)[1]  # where from, never the key
     print(
         f"gptmagic: model {magic.model} at {endpoint.host} · conversation {len(conv.turns)} "
         f"turn(s), ≈{conv.tokens:,} tokens · kernel usage {usage.total.total_tokens:,} tokens · "
-        f"key {key_source(magic)}{cache}.  Chat with %%gpt; %gpt? lists subcommands."
+        f"key {source}{cache}.  Chat with %%gpt; %gpt? lists subcommands."
     )
 
 
@@ -98,11 +92,9 @@ def models(magic: GPTMagic, args: Any) -> None:
     endpoint = magic.endpoint()
     try:
         names = list_models(sdk_for(magic.session, endpoint))
-    except Exception as exc:
-        import openai
-
-        if not isinstance(exc, openai.APIError):
-            raise
+    except GPTMagicError:
+        raise
+    except Exception as exc:  # the SDK's errors, and a request refused before sending
         secrets = known_secrets(magic.session)
         text = explain(
             exc, host=endpoint.host, model=magic.model, timeout=endpoint.timeout, secrets=secrets
@@ -145,7 +137,18 @@ def load(magic: GPTMagic, args: Any) -> None:
 
 
 @subcommand("key")
+@argument("--forget", action="store_true", help=f"forget the typed key (back to {KEY_ENV})")
 def key(magic: GPTMagic, args: Any) -> None:
-    """Type the API key at a hidden prompt (kept in memory for this kernel only)."""
+    """Type the API key at a hidden prompt (kept in memory for this kernel only).
+
+    A typed key is used instead of OPENAI_API_KEY until the kernel restarts or --forget.
+    """
+    if args.forget:
+        had = magic.session.typed_key is not None
+        magic.session.typed_key = None
+        source = key_and_source(magic.session, magic.endpoint().host)[1]
+        print(f"{'Typed key forgotten' if had else 'No key was typed'}; key now: {source}.")
+        return
     prompt_key(magic.session)
-    print("API key set for this kernel (not saved anywhere).")
+    instead = f", used instead of {KEY_ENV}" if env_key() is not None else ""
+    print(f"API key set for this kernel{instead} (not saved anywhere).")

@@ -66,12 +66,14 @@ def interpolate_cell(magic: Any, prompt: str) -> str:
     secrets = known_secrets(session)
 
     def last_error() -> str | None:
-        return redact(session.last_error.prompt_text(), secrets) if session.last_error else None
+        if session.last_error is None:
+            return None
+        return redact(session.last_error.prompt_text(), secrets, urls=False)
 
     return interpolate(
         prompt,
         magic.shell.user_ns,
-        lambda value, label: redact(describe(value, label, options), secrets),
+        lambda value, label: redact(describe(value, label, options), secrets, urls=False),
         last_error,
     )
 

@@ -10,8 +10,11 @@ body's structured fields, never on message wording, and every text shown passes
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from IPython.core.error import UsageError
 
@@ -41,12 +44,40 @@ class InterruptedAnswer(GPTMagicError):
     """The user interrupted a stream; the partial answer was kept."""
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+# ``scheme://userinfo@``: greedy up to the last ``@`` before the path, as URL parsers read it.
+_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/?#'\"<>]+@")
+
+
+def redact(text: str, secrets: Iterable[Any], *, urls: bool = True) -> str:
+    """``text`` with every occurrence of every secret, in every form, replaced by ``***``.
+
+    ``secrets`` are ``Secret`` objects or strings. A key reaches messages not only as typed:
+    httpx shows it in a bytes repr (``b'Bearer sk-…\\n'``), proxies and servers echo it
+    URL-encoded or JSON-escaped. With ``urls`` (messages), credentials in any URL
+    (``user:password@`` of a base URL, a proxy, one quoted by a server) are masked too; prompts
+    and answers pass ``urls=False``, since a connection string there is the user's content.
+    """
+    forms = sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
+    if forms:
+        text = re.sub("|".join(map(re.escape, forms)), "***", text)
+    return _USERINFO.sub(r"\1***@", text) if urls else text
+
+
+def secret_forms(secret: Any) -> set[str]:
+    """The ways ``secret`` can be written in a message; none for values too short to mask."""
+    value = secret.reveal() if hasattr(secret, "reveal") else secret
+    value = (value or "").strip()
+    if len(value) < 4:
+        return set()
+    encoded = {quote(value, safe=""), quote(value), quote_plus(value)}
+    encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), e) for e in encoded}
+    return {
+        value,
+        repr(value)[1:-1],
+        repr(value.encode("utf-8", "backslashreplace"))[2:-1],
+        json.dumps(value)[1:-1],
+        *encoded,
+    }
 
 
 def server_message(exc: BaseException) -> str:

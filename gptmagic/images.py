@@ -268,8 +268,6 @@ class ImageCell:
             recorded = enumerate(self.cached.pictures(), 1)
             pictures = [self.picture(b64, i, revised) for i, (b64, revised) in recorded]
             return pictures, self.cached.usage()
-        import openai
-
         r = self.request
         try:
             response = call_with_retries(
@@ -278,7 +276,7 @@ class ImageCell:
                 on_retry=progress.say,
                 host=self.endpoint.host,
             )
-        except openai.APIError as exc:
+        except Exception as exc:  # the SDK's errors, and a request refused before sending
             raise GPTMagicError(self.explain(exc)) from None
         if r.partial:
             return self.read_stream(response, progress)

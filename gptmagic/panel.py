@@ -30,7 +30,7 @@ from traitlets import Float, TraitError, Unicode, link, observe
 
 from .apikey import known_key, known_secrets
 from .client import Endpoint
-from .errors import explain
+from .errors import GPTMagicError, explain
 from .usage import UsageLedger
 
 if TYPE_CHECKING:
@@ -175,15 +175,15 @@ class OptionalSlider(widgets.HBox):
 
 def server_models(session: KernelSession, endpoint: Endpoint, model: str) -> tuple[list[str], str]:
     """The server's model names and a note for the panel; never prompts, never raises."""
-    import openai
-
     from .client import list_models, sdk_for
 
     if known_key(session, endpoint.host) is None:
         return [], "no API key yet (%gpt key): type a model name"
     try:
         names = list_models(sdk_for(session, endpoint))
-    except openai.APIError as exc:
+    except GPTMagicError as exc:  # e.g. a proxy that cannot be set up
+        return [], f"models not listed: {exc}"
+    except Exception as exc:  # the SDK's errors, and a request refused before sending
         reason = explain(
             exc,
             host=endpoint.host,

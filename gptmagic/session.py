@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 
 
 class Secret:
-    """Holds the API key without ever showing it in a repr, str or format."""
+    """Holds the API key without ever showing it in a repr, str or format.
+
+    gptmagic passes keys around only in this form, so a verbose traceback's frame locals,
+    ``%debug`` and any object's repr show ``Secret('***')``; ``reveal()`` is called where the
+    value is handed to the SDK or compared. Equal values are equal secrets (the client cache
+    keys on them).
+    """
 
     __slots__ = ("_value",)
 
@@ -35,6 +41,12 @@ class Secret:
 
     def __format__(self, spec: str) -> str:
         return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
 
 
 @dataclass(eq=False)
