@@ -50,7 +50,11 @@ def interpolate(
 
 
 def interpolate_cell(magic: Any, prompt: str) -> str:
-    """A ``%%gpt`` body rendered with the kernel's namespace and the magic's context settings.
+    """A prompt rendered with the kernel's namespace and the magic's context settings.
+
+    Used for every text the user writes as a prompt: a ``%%gpt`` body, ``-s TEXT`` and the
+    ``%gptimage`` prompt (line or cell). IPython's own expansion of magic lines, which
+    evaluates ``{expression}``, is switched off for gptmagic's magics (``no_var_expand``).
 
     Every inserted value passes :func:`~gptmagic.errors.redact`: ``{os.environ}`` or an error
     message quoting the key must not carry it to the server, the history or an export.

@@ -8,7 +8,7 @@ trait (``%config GPTMagic`` prints every trait; see apikey.py).
 
 from __future__ import annotations
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
 
@@ -164,6 +164,7 @@ class GPTMagic(Magics):
 
     # -- magics -------------------------------------------------------------------------
     @cell_magic("gpt")
+    @no_var_expand
     @one_line_errors
     @magic_arguments(name="%gpt")
     @arguments.chat_options
@@ -174,9 +175,10 @@ class GPTMagic(Magics):
         system prompt, and --new, which starts a new one, both once the answer arrives).
         Kernel defaults: %config GPTMagic.
 
-        {name} in the prompt (outside code) is replaced by that variable, DataFrames as
-        shape, dtypes and first rows; {df.columns}, {In[3]} work; {_error} is the last
-        exception; {{ and }} are literal braces.
+        {name} in the prompt and in -s TEXT (outside code) is replaced by that variable,
+        DataFrames as shape, dtypes and first rows; {df.columns}, {In[3]} work; {_error} is
+        the last exception; {{ and }} are literal braces. Nothing is evaluated: IPython's own
+        $name / {expression} expansion of the magic line is switched off.
         """
         from .chat import CellRequest, ChatCell
         from .codecells import ask_for_code
@@ -187,11 +189,14 @@ class GPTMagic(Magics):
         if not prompt:
             raise GPTMagicError("The prompt is empty: write it in the cell below %%gpt.")
         prompt = interpolate_cell(self, prompt)  # {name} -> value; before anything is sent
+        if args.system is not None:
+            args.system = interpolate_cell(self, args.system)  # same rules as the body
         if args.code:
             prompt = ask_for_code(prompt)
         ChatCell(self, CellRequest.from_args(self, args, prompt)).run()
 
     @line_magic("gpt")
+    @no_var_expand
     @one_line_errors
     def gpt_line(self, line):
         """%gpt [SUBCOMMAND] [options]: status and conversation tools.
@@ -206,34 +211,42 @@ class GPTMagic(Magics):
         return run_subcommand(self, line)
 
     @line_magic("gptimage")
+    @no_var_expand
     @one_line_errors
     @magic_arguments(name="gptimage")
     @arguments.image_options
     def gptimage_line(self, line):
         """%gptimage [options] PROMPT: generate image(s) and show them inline.
 
-        The prompt is the rest of the line after the options, as typed. Kernel defaults:
-        GPTMagic.image_model, GPTMagic.image_size. For a long prompt use %%gptimage.
+        The prompt is the rest of the line after the options; {name} in it is replaced as in
+        a %%gpt body (nothing is evaluated). Kernel defaults: GPTMagic.image_model,
+        GPTMagic.image_size. For a long prompt use %%gptimage.
         """
+        from .context import interpolate_cell
         from .images import ImageCell, ImageRequest, split_line
 
         options, prompt = split_line(line)
         args = self.gptimage_line.parser.parse_args(options)
+        prompt = interpolate_cell(self, prompt)
         ImageCell(self, ImageRequest.from_args(self, args, prompt)).run()
 
     @cell_magic("gptimage")
+    @no_var_expand
     @one_line_errors
     @magic_arguments(name="gptimage")
     @arguments.image_options
     def gptimage_cell(self, line, cell):
         """%%gptimage [options], then the prompt in the cell: generate image(s), show them inline.
 
-        Kernel defaults: GPTMagic.image_model, GPTMagic.image_size.
+        {name} in the prompt is replaced as in a %%gpt body. Kernel defaults:
+        GPTMagic.image_model, GPTMagic.image_size.
         """
+        from .context import interpolate_cell
         from .images import ImageCell, ImageRequest
 
         args = arguments.parse(self.gptimage_cell, line)
-        ImageCell(self, ImageRequest.from_args(self, args, cell)).run()
+        prompt = interpolate_cell(self, cell)
+        ImageCell(self, ImageRequest.from_args(self, args, prompt)).run()
 
 
 def _in_range(name: str, value: float | None, low: float, high: float) -> float | None:

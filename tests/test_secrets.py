@@ -306,3 +306,57 @@ def test_a_key_inside_an_answer_is_masked_before_it_is_shown_or_recorded(
     assert shell.user_ns["answer"] == "Your key is *** (yes, ***)."
     assert KEY not in cache.read_text() and "Your key is *** (yes, ***)." in cache.read_text()
     assert KEY not in json.dumps(outputs.outputs)
+
+
+# -- 14. magic lines are never evaluated; their free text follows the body's rules -----------
+def test_every_gptmagic_magic_opts_out_of_ipython_line_expansion(shell):
+    from IPython.core.magic import MAGIC_NO_VAR_EXPAND_ATTR
+
+    magics = shell.magics_manager.magics
+    for kind, name in [
+        ("line", "gpt"),
+        ("cell", "gpt"),
+        ("line", "gptimage"),
+        ("cell", "gptimage"),
+    ]:
+        assert getattr(magics[kind][name], MAGIC_NO_VAR_EXPAND_ATTR, False), (kind, name)
+
+
+def test_braces_on_the_chat_line_are_never_evaluated(shell, server):
+    run(shell, "calls = []")
+    system = 'sum {1+1} and {len("abc")} {calls.append(1)} $calls'
+    assert run(shell, f"%%gpt -s '{system}'\nhello").success
+    assert server.chat_requests[-1].body["messages"][0] == {"role": "system", "content": system}
+    assert shell.user_ns["calls"] == []
+
+
+def test_the_status_line_is_never_evaluated(shell, capsys):
+    run(shell, "calls = []")
+    assert not run(shell, "%gpt {calls.append(1)}").success
+    assert "Unknown %gpt subcommand '{calls.append(1)}'" in error_line(capsys)
+    assert shell.user_ns["calls"] == []
+
+
+def test_a_name_in_the_system_prompt_is_filled_in_and_a_key_in_it_masked_like_the_body(
+    shell, server
+):
+    run(shell, "import os; tone = 'terse'; key = os.environ['OPENAI_API_KEY']")
+    assert run(shell, "%%gpt -s 'Be {tone}. Key: {key}'\nKey: {key}").success
+    messages = server.chat_requests[-1].body["messages"]
+    assert [m["content"] for m in messages] == ["Be terse. Key: ***", "Key: ***"]
+
+
+def test_an_unknown_name_in_the_system_prompt_sends_nothing(shell, server, capsys):
+    assert not run(shell, "%%gpt -s 'Be {tone}'\nhello").success
+    assert "Unknown name 'tone' in {tone}" in error_line(capsys)
+    assert server.chat_requests == []
+
+
+@pytest.mark.parametrize("cell", [False, True], ids=["%gptimage", "%%gptimage"])
+def test_the_image_prompt_gets_the_body_rules_and_nothing_is_evaluated(shell, server, cell):
+    run(shell, "import os; animal = 'fox'; calls = []; key = os.environ['OPENAI_API_KEY']")
+    prompt = "a {animal} with {key} counting {len(calls)} {calls.append(1)}"
+    assert run(shell, f"%%gptimage\n{prompt}" if cell else f"%gptimage {prompt}").success
+    [request] = [r for r in server.requests if r.path == "/v1/images/generations"]
+    assert request.body["prompt"] == "a fox with *** counting {len(calls)} {calls.append(1)}"
+    assert shell.user_ns["calls"] == []
