@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from .session import Secret
-
 from .apikey import known_secrets, resolve_key
 from .errors import GPTMagicError, redact
 from .usage import Usage
+
+if TYPE_CHECKING:
+    from .session import Secret
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
