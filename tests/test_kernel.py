@@ -37,7 +37,10 @@ def execute(kc, code: str, timeout: float = 30) -> tuple[dict, list[dict]]:
         messages.append(msg)
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
-    return kc.get_shell_msg(timeout=timeout)["content"], messages
+    while True:  # a kernel_info reply left over from start-up may come first under load
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"], messages
 
 
 def stderr(messages) -> str:
