@@ -59,6 +59,11 @@ class Reply:
     (a delay) and `drop_after` (the connection closes without a response). A `status` other
     than 200 sends `error` (the whole JSON body; default OpenAI-style) with `headers`. For
     images, the request's ``response_format`` wins over `image_format`.
+
+    `raw_chunks` replaces a streamed chat answer with exactly these SSE payloads, each sent
+    as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is UTF-8
+    encoded), paced by `chunk_delay`; nothing else is added (include ``"[DONE]"`` yourself).
+    `raw_body` is the same for a non-streamed chat answer: the exact body of a 200 response.
     """
 
     text: str | None = None
@@ -77,6 +82,8 @@ class Reply:
     revised_prompt: str | None = None
     image_format: str = "b64_json"
     endpoint: str = "chat"
+    raw_chunks: list[str | bytes] | None = None
+    raw_body: str | bytes | None = None
 
     def __post_init__(self) -> None:
         """Reject typos early: a misspelt mode would otherwise silently test nothing."""
@@ -490,7 +497,9 @@ class _Handler(BaseHTTPRequestHandler):
             text = request.default_answer(number)
         plans = request.plan(text, reply)
         base = {"id": f"chatcmpl-fake{number}", "created": int(time.time()), "model": request.model}
-        if request.stream:
+        if request.stream and reply.raw_chunks is not None:
+            self._stream_raw(reply)
+        elif request.stream:
             self._stream_chat(base, plans, request, reply)
         else:
             self._complete_chat(base, plans, request, reply)
@@ -501,6 +510,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._wait(reply.stall or 0)
         if reply.drop_after is not None:
             raise _Drop
+        if reply.raw_body is not None:
+            raw = reply.raw_body
+            self._send(200, raw.encode() if isinstance(raw, str) else raw, "application/json", {})
+            return
         choices = [
             {
                 "index": index,
@@ -541,6 +554,17 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.usage == "auto" and request.include_usage:
             self._write(_event({**base, "choices": [], "usage": request.usage(sent)}))
         self._write(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _stream_raw(self, reply: Reply) -> None:
+        """Send the scripted SSE payloads verbatim (malformed chunks, split surrogates...)."""
+        self._begin_events(reply.headers)
+        self.recorded.first_byte = time.monotonic()
+        for position, payload in enumerate(reply.raw_chunks or ()):
+            if position:
+                self._wait(reply.chunk_delay)
+            data = payload.encode() if isinstance(payload, str) else payload
+            self._write(b"data: " + data + b"\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
     def _begin_events(self, headers: dict[str, str]) -> None:
