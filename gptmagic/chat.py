@@ -3,7 +3,8 @@
 The order matters for consistency: validate and plan first (nothing sent on bad input),
 stream into the view, then record usage, show the final output and only then commit the turn
 to the conversation. A failed request leaves the history as it was; an interrupted answer is
-kept, marked ``interrupted``; a broken stream is shown as incomplete and not stored.
+kept, marked ``interrupted``; a broken stream is shown as incomplete and not stored; an
+answer that finished without any text is shown as empty, not stored, and fails the cell.
 """
 
 from __future__ import annotations
@@ -15,13 +16,28 @@ from typing import TYPE_CHECKING, Any
 
 from . import cache, compat
 from .apikey import known_secrets
-from .client import Delta, Finish, Reported, open_chat, sdk_for
+from .client import (
+    Delta,
+    Finish,
+    MalformedChunk,
+    Reported,
+    open_chat,
+    sdk_for,
+    without_lone_surrogates,
+)
 from .conversation import Message, Plan
-from .errors import GPTMagicError, InterruptedAnswer, connection_cause, explain, redact
+from .errors import (
+    GPTMagicError,
+    InterruptedAnswer,
+    connection_cause,
+    context_too_long,
+    explain,
+    redact,
+)
 from .render import answer_bundle, provenance, usage_footer
 from .retrying import call_with_retries
 from .streaming import AnswerView, MarkdownView, TextView
-from .tokens import estimate_tokens
+from .tokens import estimate_message_tokens, estimate_tokens
 from .usage import Usage, UsageRecord
 
 if TYPE_CHECKING:
@@ -85,19 +101,24 @@ class Collected:
     finishes: dict[int, str] = field(default_factory=dict)
     usage: Usage | None = None
     model: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def add(self, event: Any, view: AnswerView) -> None:
         if isinstance(event, Delta):
-            self.texts.setdefault(event.index, []).append(event.text)
-            view.append(event.index, event.text)
+            text = without_lone_surrogates(event.text)  # e.g. from a hand-edited cache file
+            self.texts.setdefault(event.index, []).append(text)
+            view.append(event.index, text)
         elif isinstance(event, Finish):
             self.finishes[event.index] = event.reason
         elif isinstance(event, Reported):
-            self.usage, self.model = event.usage, event.model or self.model
+            self.usage, self.model = event.usage or self.usage, event.model or self.model
+            if event.note and event.note not in self.notes:
+                self.notes.append(event.note)
 
     def answers(self) -> list[str]:
-        indexes = sorted(set(self.texts) | set(self.finishes)) or [0]
-        return ["".join(self.texts.get(i, ())) for i in indexes]
+        """One text per answer number up to the highest seen (a missing one is empty)."""
+        last = max([*self.texts, *self.finishes], default=0)
+        return ["".join(self.texts.get(i, ())) for i in range(last + 1)]
 
     def finished(self) -> bool:
         return bool(self.finishes) and all(i in self.finishes for i in self.texts)
@@ -111,6 +132,7 @@ class ChatCell:
         self.session = magic.session
         self.endpoint = magic.endpoint()
         self.notes: list[str] = []
+        self.rerun_helps = True  # for a broken stream: False when the cause says what to do
 
     # -- the steps ----------------------------------------------------------------------
     def run(self) -> None:
@@ -157,10 +179,9 @@ class ChatCell:
         return self.session.compat.setdefault((self.endpoint.host, self.request.model), set())
 
     def make_view(self) -> AnswerView:
-        mode = self.magic.display
-        if mode == "auto":
-            mode = "markdown" if getattr(self.magic.shell, "kernel", None) else "text"
-        return MarkdownView() if mode == "markdown" else TextView()
+        from .progress import in_notebook
+
+        return MarkdownView() if in_notebook(self.magic) else TextView()
 
     def open(self, body: dict[str, Any], view: AnswerView) -> Any:
         """Send the request, retrying where it helps and adapting parameters a model refuses."""
@@ -177,6 +198,11 @@ class ChatCell:
                     on_retry=view.status,
                     host=self.endpoint.host,
                 )
+            except MalformedChunk as exc:  # a non-streamed answer of the wrong shape
+                raise GPTMagicError(
+                    f"{self.endpoint.host} sent an answer gptmagic cannot read: {exc}. "
+                    "Nothing was stored."
+                ) from None
             except openai.APIError as exc:
                 adaptation = compat.adaptation_for(exc, body)
                 if adaptation is None:
@@ -224,7 +250,16 @@ class ChatCell:
                 close()
         if outcome == "complete" and not collected.finished():
             outcome = "incomplete"
-            cause = "the stream ended before the answer was finished (connection dropped)"
+            if collected.texts:
+                cause = "the stream ended before the answer was finished (connection dropped)"
+            else:
+                self.rerun_helps = False
+                cause = (
+                    "the server ended its answer without sending anything. If the prompt and "
+                    "history are long, they may exceed the model's context (some servers then "
+                    "send nothing): shorten them with %gpt reset or --no-history; otherwise "
+                    "re-run the cell"
+                )
         return collected, outcome, cause
 
     def explain_break(self, exc: BaseException) -> str:
@@ -242,9 +277,12 @@ class ChatCell:
             text = f"the connection to {self.endpoint.host} dropped mid-answer{detail}"
             return redact(text, known_secrets(self.session))
         if isinstance(exc, openai.APIError):
-            return self.explain(exc)
+            self.rerun_helps = not context_too_long(exc)
+            return self.explain(exc).rstrip(".")
+        if isinstance(exc, MalformedChunk):
+            return f"the server sent a malformed chunk ({exc})"
         if isinstance(exc, json.JSONDecodeError):
-            return "the server sent a malformed chunk"
+            return "the server sent a malformed chunk (not JSON)"
         return redact(f"the stream broke: {type(exc).__name__}: {exc}", known_secrets(self.session))
 
     # -- the end ------------------------------------------------------------------------
@@ -255,17 +293,16 @@ class ChatCell:
         # A key echoed in an answer stays out of the output, history, variables and cache.
         answers = [redact(a, known_secrets(session), urls=False) for a in collected.answers()]
         reasons = [collected.finishes.get(i) for i in range(len(answers))]
-        estimate = sum(estimate_tokens(a) for a in answers)
-        session.usage.add(UsageRecord("chat", r.model, collected.usage, estimated_tokens=estimate))
-        self.notes += self.outcome_notes(outcome, cause, answers, reasons)
+        if outcome == "complete" and not any(a.strip() for a in answers):
+            outcome = "empty"  # finished, but nothing to show, keep or replay
+        kept = next((i for i, a in enumerate(answers) if a.strip()), None)  # the history's
+        record = self.usage_record(plan, collected, answers, outcome)
+        session.usage.add(record)
+        self.notes += collected.notes
+        self.notes += self.outcome_notes(outcome, cause, answers, reasons, kept)
         footer = None
         if self.magic.show_usage:
-            footer = usage_footer(
-                collected.model or r.model,
-                collected.usage,
-                session.usage.total.total_tokens,
-                estimate,
-            )
+            footer = usage_footer(collected.model or r.model, record, session.usage)
         meta = provenance(
             model=collected.model or r.model,
             host=self.endpoint.host,
@@ -277,55 +314,143 @@ class ChatCell:
             footer=footer,
             **self.cached.provenance(),
         )
+        if record.usage is None and record.counted is not None:
+            meta["estimated_usage"] = record.counted.to_dict()
         view.finish(answer_bundle(answers, self.notes, footer), {"gptmagic": meta})
-        if outcome != "incomplete" and r.use_history and answers[0]:
+        usable = outcome in ("complete", "interrupted") and kept is not None
+        if usable and r.use_history:
             completion = collected.usage.completion_tokens if collected.usage else 0
+            exact = bool(completion and r.n == 1)
             message = Message(
                 "assistant",
-                answers[0],
-                tokens=completion if r.n == 1 and completion else 0,
-                tokens_exact=bool(completion and r.n == 1),
+                answers[kept],
+                tokens=completion if exact else 0,
+                tokens_exact=exact,
                 meta=meta,
             )
             prompt_tokens = collected.usage.prompt_tokens if collected.usage else None
             session.conversation.commit(plan, message, prompt_tokens)
-        if r.out and outcome != "incomplete":
+        if r.out and usable:
             self.magic.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers
         if r.code and outcome == "complete":
             from .codecells import deliver
 
-            deliver(self.magic, r.prompt, answers[0], r.out)
+            deliver(self.magic, r.prompt, answers[kept], r.out)
         if outcome == "complete":
             self.cached.store(cache.chat_answer(answers, reasons, collected.usage, collected.model))
+        self.raise_for(outcome, cause, kept, reasons[0])
+
+    def usage_record(
+        self, plan: Plan, collected: Collected, answers: list[str], outcome: str
+    ) -> UsageRecord:
+        """This answer's usage: reported, or estimated (prompt + text), or replayed."""
+        prompt = sum(estimate_message_tokens(m["content"]) for m in plan.messages)
+        completion = sum(estimate_tokens(a) for a in answers)
+        status = "replayed" if self.cached.hit else outcome
+        return UsageRecord(
+            "chat",
+            self.request.model,
+            collected.usage,
+            estimate=Usage(prompt, completion, prompt + completion),
+            status=status,
+        )
+
+    def raise_for(self, outcome: str, cause: str, kept: int | None, reason: str | None) -> None:
+        """Fail the cell unless the answer is complete (the output above says the same)."""
         if outcome == "interrupted":
-            raise InterruptedAnswer(
-                "Interrupted: the partial answer is shown and kept in the history, marked "
-                "as interrupted."
-            )
+            if kept is None:
+                text = "Interrupted before any text arrived; nothing was stored in the history."
+            elif self.request.use_history:
+                text = (
+                    "Interrupted: the partial answer is shown and kept in the history, marked "
+                    "as interrupted."
+                )
+            else:
+                text = "Interrupted: the partial answer is shown (--no-history: not stored)."
+            raise InterruptedAnswer(text)
         if outcome == "incomplete":
+            rerun = "; re-run the cell" if self.rerun_helps else ""
             raise GPTMagicError(
-                f"The answer is incomplete: {cause}. It was not stored; re-run the cell."
+                f"The answer is incomplete: {cause}. The text so far is shown; it was not "
+                f"stored{rerun}."
             )
+        if outcome == "empty":
+            raise GPTMagicError(self.empty_answer(reason))
+
+    def empty_answer(self, reason: str | None) -> str:
+        """Why an answer that finished has no text, and what to do (finish_reason says)."""
+        r = self.request
+        if reason == "length":
+            if r.max_tokens is not None:
+                return (
+                    f"The answer is empty: max_tokens = {r.max_tokens} was used up before any "
+                    "text (reasoning models think first). Raise --max-tokens. Nothing was stored."
+                )
+            return (
+                "The answer is empty: the model's context was full before any text "
+                "(finish_reason: length, no max_tokens set). Shorten the history (%gpt "
+                "reset, --no-history) or the prompt. Nothing was stored."
+            )
+        if reason == "content_filter":
+            return (
+                "The answer is empty: the server's content filter stopped it "
+                "(finish_reason: content_filter). Nothing was stored."
+            )
+        return (
+            f"{self.endpoint.host} returned an empty answer (finish_reason: {reason}, no text). "
+            "The prompt and history probably exceed the model's context (some servers and "
+            "gateways then answer with nothing), or the server dropped the answer: try %gpt "
+            "reset, --no-history or a shorter prompt. Nothing was stored."
+        )
 
     def outcome_notes(
-        self, outcome: str, cause: str, answers: list[str], reasons: list[str | None]
+        self,
+        outcome: str,
+        cause: str,
+        answers: list[str],
+        reasons: list[str | None],
+        kept: int | None,
     ) -> list[str]:
         r, notes = self.request, []
         if outcome == "interrupted":
-            notes.append("⏹ Interrupted: partial answer (kept in the history, marked).")
+            if kept is None:
+                notes.append("⏹ Interrupted before any text arrived (nothing stored).")
+            elif r.use_history:
+                notes.append("⏹ Interrupted: partial answer (kept in the history, marked).")
+            else:
+                notes.append("⏹ Interrupted: partial answer.")
         elif outcome == "incomplete":
             notes.append(f"⚠ Incomplete: {cause}. Not stored in the history.")
-        if "length" in reasons:
-            notes.append(
-                f"✂ The answer was cut by max_tokens = {r.max_tokens} (finish_reason: length); "
-                "raise --max-tokens for a longer answer."
-            )
+        elif outcome == "empty":
+            notes.append("⚠ Empty answer: the server finished without any text. Not stored.")
+        if "length" in reasons and outcome != "empty":
+            notes.append(self.cut_note())
+        if outcome == "complete" and kept is not None and r.n > 1:
+            empty = [str(i) for i, a in enumerate(answers, 1) if not a.strip()]
+            if empty:
+                keeps = f"; answer {kept + 1} is kept in the history" if kept else ""
+                label = "Answer" if len(empty) == 1 else "Answers"
+                notes.append(f"{label} {', '.join(empty)} came back empty{keeps}.")
         if r.n > 1 and len(answers) < r.n and outcome == "complete":
             notes.append(
                 f"Asked for {r.n} answers; the server returned {len(answers)} "
                 "(it ignores n). The first is kept in the history."
             )
         return notes
+
+    def cut_note(self) -> str:
+        """finish_reason "length": what ended the answer, as far as it is known."""
+        if self.request.max_tokens is not None:
+            return (
+                f"✂ The answer was cut by max_tokens = {self.request.max_tokens} "
+                "(finish_reason: length); raise --max-tokens for a longer answer."
+            )
+        return (
+            "✂ The answer was cut short (finish_reason: length) though no max_tokens was set: "
+            "the model's context window (prompt + history + answer) or the server's own "
+            "output limit ended it. Shorten the history (%gpt reset, --no-history) or the "
+            "prompt, or ask for more with --max-tokens."
+        )
 
     def show_dry_run(self, body: dict[str, Any]) -> None:
         from IPython.display import display

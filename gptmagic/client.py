@@ -71,24 +71,101 @@ class Finish:
 
 @dataclass
 class Reported:
-    usage: Usage
+    usage: Usage | None  # None: the server's usage report could not be read (see note)
     model: str | None = None
+    note: str = ""
 
 
 Event = Delta | Finish | Reported
 
+REPLACEMENT = "\ufffd"
+_HIGH, _LOW = range(0xD800, 0xDC00), range(0xDC00, 0xE000)
+
+
+class MalformedChunk(ValueError):
+    """The server sent something that is not a chat completion (chunk); says what, in words."""
+
 
 def transport_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean the stream broke (the SDK's, its HTTP library's, bad JSON)."""
+    """Exceptions that mean the stream broke (the SDK's, its HTTP library's, bad data)."""
     import openai
 
     # JSONDecodeError, not every ValueError: a bug in display code must not pass for bad data.
-    errors: list[type[BaseException]] = [openai.APIError, json.JSONDecodeError]
+    errors: list[type[BaseException]] = [openai.APIError, json.JSONDecodeError, MalformedChunk]
     for name in ("httpx2", "httpx"):
         module = sys.modules.get(name)
         if module is not None and hasattr(module, "HTTPError"):
             errors += [module.HTTPError, module.StreamError]
     return tuple(errors)
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with every unpaired UTF-16 surrogate replaced by U+FFFD.
+
+    JSON's ``\\ud83d`` escapes decode to such halves; they cannot be encoded as UTF-8, so
+    one would break the display, the saved notebook and the history.
+    """
+    if not any(0xD800 <= ord(c) < 0xE000 for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of an SDK object or a plain dict; a value of any other type is malformed."""
+    import openai
+
+    if isinstance(obj, dict):
+        return obj.get(name)
+    if isinstance(obj, openai.BaseModel):
+        return getattr(obj, name, None)
+    raise MalformedChunk(f"{_short(obj)} where an object was expected")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _check(value: Any, name: str, kind: type) -> Any:
+    """``value`` if it is None or a ``kind`` (a bool is no int), else MalformedChunk."""
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise MalformedChunk(f"{name!r} is {_short(value)}, not {kind.__name__}")
+
+
+def _choices(chunk: Any) -> list[Any]:
+    choices = _field(chunk, "choices")
+    if choices is None:
+        return []
+    if not isinstance(choices, list):
+        raise MalformedChunk(f"'choices' is {_short(choices)}, not a list")
+    return choices
+
+
+def read_choice(choice: Any, part: str, n: int) -> tuple[int, str | None, str | None]:
+    """(index, text, finish reason) of one choice; ``part`` is ``delta`` or ``message``."""
+    index = _check(_field(choice, "index"), "index", int)
+    if index is None or not 0 <= index < n:
+        raise MalformedChunk(f"'index' is {_short(index)}, not an answer number below n = {n}")
+    body = _field(choice, part)
+    content = None if body is None else _check(_field(body, "content"), "content", str)
+    return index, content, _check(_field(choice, "finish_reason"), "finish_reason", str)
+
+
+def read_usage(chunk: Any) -> Reported | None:
+    """The usage a chunk (or completion) reports; an unreadable one is ignored, with a note."""
+    raw, model = _field(chunk, "usage"), _field(chunk, "model")
+    model = model if isinstance(model, str) else None
+    if raw is None:
+        return None
+    try:
+        usage = Usage.from_api(raw) if not isinstance(raw, (str, int, float, list)) else None
+    except (TypeError, ValueError, OverflowError):
+        usage = None
+    if usage is None:
+        note = "The server's usage report could not be read (not token counts); it was ignored."
+        return Reported(None, model, note)
+    return Reported(usage, model)
 
 
 def make_sdk_client(endpoint: Endpoint, key: Secret) -> Any:
@@ -131,43 +208,74 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
 
 
 class ChatStream:
-    """Iterates the events of one streamed answer and always closes its HTTP response."""
+    """Iterates the events of one streamed answer and always closes its HTTP response.
 
-    def __init__(self, sdk_stream: Any):
-        self._stream = sdk_stream
+    Every chunk is checked before it becomes an event: a chunk of the wrong shape, or bytes
+    that are not UTF-8, raise :class:`MalformedChunk` (the answer so far stays usable). An
+    emoji whose two UTF-16 halves arrive in different chunks is joined again; a half that
+    stays alone becomes U+FFFD.
+    """
+
+    def __init__(self, sdk_stream: Any, n: int = 1):
+        self._stream, self._n = sdk_stream, n
+        self._high: dict[int, str] = {}  # per answer: a high surrogate waiting for its pair
 
     def __iter__(self) -> Iterator[Event]:
-        for chunk in self._stream:
-            for choice in chunk.choices or ():
-                content = choice.delta.content if choice.delta else None
-                if content:
-                    yield Delta(choice.index, content)
-                if choice.finish_reason:
-                    yield Finish(choice.index, choice.finish_reason)
-            if getattr(chunk, "usage", None):
-                yield Reported(Usage.from_api(chunk.usage), chunk.model)
+        chunks = iter(self._stream)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as exc:
+                raise MalformedChunk(f"bytes that are not UTF-8 ({exc.reason})") from None
+            yield from self._events(chunk)
+        for index in sorted(self._high):
+            yield Delta(index, REPLACEMENT)
+
+    def _events(self, chunk: Any) -> Iterator[Event]:
+        for choice in _choices(chunk):
+            index, content, finish = read_choice(choice, "delta", self._n)
+            if content and (text := self._joined(index, content)):
+                yield Delta(index, text)
+            if finish:
+                if self._high.pop(index, None):
+                    yield Delta(index, REPLACEMENT)
+                yield Finish(index, finish)
+        if reported := read_usage(chunk):
+            yield reported
+
+    def _joined(self, index: int, text: str) -> str:
+        """``text`` with a surrogate pair split across two chunks joined again."""
+        if held := self._high.pop(index, ""):
+            text = (held if ord(text[0]) in _LOW else REPLACEMENT) + text
+        if ord(text[-1]) in _HIGH:
+            self._high[index], text = text[-1], text[:-1]
+        return without_lone_surrogates(text)
 
     def close(self) -> None:
         self._stream.close()
 
 
-def completion_events(completion: Any) -> list[Event]:
+def completion_events(completion: Any, n: int = 1) -> list[Event]:
     """The events of a non-streamed completion, in the order a stream would give them."""
     events: list[Event] = []
-    for choice in completion.choices:
-        if choice.message.content:
-            events.append(Delta(choice.index, choice.message.content))
-        events.append(Finish(choice.index, choice.finish_reason or "stop"))
-    if completion.usage:
-        events.append(Reported(Usage.from_api(completion.usage), completion.model))
+    for choice in _choices(completion):
+        index, content, finish = read_choice(choice, "message", n)
+        if content:
+            events.append(Delta(index, without_lone_surrogates(content)))
+        events.append(Finish(index, finish or "stop"))
+    if reported := read_usage(completion):
+        events.append(reported)
     return events
 
 
 def open_chat(sdk: Any, body: dict[str, Any]) -> ChatStream | list[Event]:
     """Send a chat request; a stream for ``stream=True`` bodies, else all events at once."""
+    n = body.get("n") or 1
     if body.get("stream"):
-        return ChatStream(sdk.chat.completions.create(**body))
-    return completion_events(sdk.chat.completions.create(**body))
+        return ChatStream(sdk.chat.completions.create(**body), n)
+    return completion_events(sdk.chat.completions.create(**body), n)
 
 
 def list_models(sdk: Any) -> list[str]:

@@ -106,6 +106,18 @@ def error_field(exc: BaseException, name: str) -> str | None:
     return None
 
 
+def context_too_long(exc: BaseException) -> bool:
+    """The server refused because the prompt and history do not fit the model's context.
+
+    OpenAI (and vLLM, LiteLLM in OpenAI form) say ``code: context_length_exceeded``;
+    llama.cpp says ``type: exceed_context_size_error``.
+    """
+    return (
+        error_field(exc, "code") == "context_length_exceeded"
+        or error_field(exc, "type") == "exceed_context_size_error"
+    )
+
+
 def explain(
     exc: BaseException,
     *,
@@ -143,6 +155,13 @@ def _explain(
         return (
             f"Could not reach {host}{retried}{detail}. Check GPTMagic.base_url / "
             "OPENAI_BASE_URL, your network and the proxy (GPTMagic.proxy, HTTPS_PROXY)."
+        )
+    if context_too_long(exc):
+        return (
+            f"The prompt and the conversation history are too long for {model} at {host}: "
+            f"{server_message(exc)} Re-running will not help; shorten them: %gpt reset (or "
+            "--new) starts a fresh conversation, --no-history sends only this prompt, and a "
+            "lower GPTMagic.history_max_tokens sends fewer old turns."
         )
     if not isinstance(exc, openai.APIStatusError):
         return f"The {what} failed: {type(exc).__name__}: {server_message(exc)}"

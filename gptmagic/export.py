@@ -26,6 +26,7 @@ PROVENANCE = (
     "host",
     "parameters",
     "usage",
+    "estimated_usage",
     "finish_reason",
     "status",
     "timestamp",

@@ -250,7 +250,8 @@ class ImageCell:
             progress.fail(f"No image: the request failed after {progress.elapsed:.0f} s.")
             raise
         if usage is not None:
-            session.usage.add(UsageRecord("image", r.model, usage))
+            status = "replayed" if self.cached.hit else "complete"  # a replay is not billed
+            session.usage.add(UsageRecord("image", r.model, usage, status=status))
         self.cached.store(cache.image_answer(pictures, usage))
         save_error = self.save(pictures)
         count = f"{len(pictures)} image{'s' if len(pictures) > 1 else ''}"
@@ -448,7 +449,9 @@ class ImageCell:
 
     def footer(self, usage: Usage | None, seconds: float) -> str:
         r = self.request
-        if usage is None:
+        if self.cached.hit:
+            spent = "replayed: not billed, not counted"
+        elif usage is None:
             spent = "usage not reported by the server"
         else:
             spent = (

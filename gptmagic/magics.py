@@ -63,14 +63,15 @@ class GPTMagic(Magics):
     token_budget = Int(
         None,
         allow_none=True,
-        help="Refuse requests once the kernel's reported usage reaches this many tokens.",
+        help="Refuse requests once the kernel's usage reaches this many tokens (reported, "
+        "plus estimates for answers cut short; replays do not count).",
     ).tag(config=True)
     show_usage = Bool(True, help="Show a line of token usage under each answer.").tag(config=True)
     display = Enum(
         ["auto", "markdown", "text"],
         "auto",
-        help="How answers stream: Markdown updated in place (kernels), plain text "
-        "(terminals), or auto.",
+        help="How answers stream: Markdown updated in place (notebooks), plain text "
+        "(terminals, jupyter console), or auto (chosen per cell from the frontend).",
     ).tag(config=True)
     context_rows = Int(5, help="Rows of a DataFrame shown when a prompt says {df}.").tag(
         config=True

@@ -25,10 +25,31 @@ Output = tuple[dict[str, Any], dict[str, Any]]  # (mime bundle, metadata)
 
 
 def in_notebook(magic: Any) -> bool:
-    """``GPTMagic.display`` resolved: rich displays in a kernel, plain text in a terminal."""
+    """``GPTMagic.display`` resolved: rich displays for notebooks, plain text elsewhere."""
     if magic.display == "auto":
-        return getattr(magic.shell, "kernel", None) is not None
+        return frontend_shows_markdown(getattr(magic.shell, "kernel", None))
     return magic.display == "markdown"
+
+
+def frontend_shows_markdown(kernel: Any) -> bool:
+    """Whether the cell being run came from a frontend that renders Markdown displays.
+
+    The execute request tells: notebook frontends (JupyterLab, Notebook 7, VS Code) send the
+    cell's id (``metadata.cellId``), and headless runners (nbclient, papermill, nbconvert)
+    allow no input. A request that allows input but names no cell comes from a console
+    (``jupyter console``, qtconsole), which prints only ``text/plain`` and ignores display
+    updates, so it gets text streamed as it comes. A terminal IPython has no kernel.
+    """
+    if kernel is None:
+        return False
+    get_parent = getattr(kernel, "get_parent", None)  # ipykernel >= 6
+    parent = get_parent("shell") if callable(get_parent) else None
+    if not isinstance(parent, dict) or parent.get("header", {}).get("msg_type") != (
+        "execute_request"
+    ):
+        return True  # unknown: keep the notebook behaviour
+    metadata, content = parent.get("metadata") or {}, parent.get("content") or {}
+    return bool(metadata.get("cellId")) or not content.get("allow_stdin", True)
 
 
 class Progress:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .usage import Usage
+from .usage import CUT_SHORT, Usage, UsageLedger, UsageRecord
 
 
 def show_markdown(text: str) -> None:
@@ -34,16 +34,22 @@ def join_answers(texts: list[str], start: int = 1, *, plain: bool = False) -> st
     )
 
 
-def usage_footer(model: str, usage: Usage | None, kernel_total: int, estimate: int) -> str:
+def usage_footer(model: str, record: UsageRecord, ledger: UsageLedger) -> str:
     """One short line of cost: this answer's tokens and the kernel's running total."""
-    if usage is None:
+    usage, estimate = record.usage, (record.estimate or Usage()).total_tokens
+    if record.status == "replayed":
+        recorded = f" ({usage.total_tokens:,} tokens when recorded)" if usage else ""
+        spent = f"replayed{recorded}: not billed, not counted"
+    elif usage is None and record.status in CUT_SHORT:
+        spent = f"≈{estimate:,} tokens ({record.status}, never reported: estimate, counted)"
+    elif usage is None:
         spent = f"usage not reported by the server (≈{estimate:,} tokens, estimate)"
     else:
         spent = (
             f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} prompt + "
             f"{usage.completion_tokens:,} completion)"
         )
-    return f"{model} · {spent} · kernel total {kernel_total:,}"
+    return f"{model} · {spent} · kernel total {ledger.total_line()}"
 
 
 def answer_markdown(texts: list[str], notes: list[str], footer: str | None) -> str:
@@ -71,13 +77,19 @@ def provenance_line(meta: dict[str, Any]) -> str:
     if "model" not in meta:
         return ""
     params = meta.get("parameters") or {}
-    usage = meta.get("usage")
+    usage, estimate = meta.get("usage"), meta.get("estimated_usage")
+    if usage:
+        spent = f"{usage['total_tokens']:,} tokens"
+    elif estimate:
+        spent = f"≈{estimate['total_tokens']:,} tokens (estimate)"
+    else:
+        spent = "usage not reported"
     parts = [
         meta["model"],
         meta.get("host"),
         ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if v is not None and k != "stream"),
-        f"{usage['total_tokens']:,} tokens" if usage else "usage not reported",
-        f"finish: {meta.get('finish_reason')}",
+        spent,
+        f"finish: {meta.get('finish_reason') or meta.get('status')}",  # None: interrupted
         meta.get("timestamp"),
         "replayed" if meta.get("replayed") else None,
     ]

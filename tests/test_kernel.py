@@ -9,7 +9,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 from gptmagic.testing.notebook import patched_environ, this_python_kernel
-from gptmagic.testing.server import Reply
+from gptmagic.testing.server import Reply, lorem
 from tests.conftest import KEY
 
 
@@ -25,9 +25,26 @@ def kernel(server):
         km.shutdown_kernel(now=True)
 
 
-def execute(kc, code: str, timeout: float = 30) -> tuple[dict, list[dict]]:
-    """Run ``code``; the execute reply and every iopub message of that execution."""
-    msg_id = kc.execute(code)
+def execute(
+    kc, code: str, timeout: float = 30, *, cell_id: str | None = "cell-1", allow_stdin=None
+) -> tuple[dict, list[dict]]:
+    """Run ``code``; the execute reply and every iopub message of that execution.
+
+    Sent as JupyterLab sends it (with the cell's id); ``cell_id=None`` is how jupyter console
+    sends it, and ``allow_stdin=False`` how nbclient does.
+    """
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": kc.allow_stdin if allow_stdin is None else allow_stdin,
+        "stop_on_error": True,
+    }
+    metadata = {"cellId": cell_id} if cell_id else {}
+    request = kc.session.msg("execute_request", content, metadata=metadata)
+    kc.shell_channel.send(request)
+    msg_id = request["header"]["msg_id"]
     messages = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,3 +115,46 @@ def test_streaming_updates_reach_the_frontend_in_place(kernel, server):
     assert kinds.count("update_display_data") >= 2
     assert "clear_output" in kinds
     assert kinds[-2] == "display_data"  # the final output, just before idle
+
+
+def stdout(messages) -> list[str]:
+    return [
+        m["content"]["text"]
+        for m in messages
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    ]
+
+
+def test_a_console_gets_the_answer_as_text_while_it_streams_with_notes_and_usage(kernel, server):
+    """jupyter console prints stream text and ignores Markdown displays and their updates."""
+    _, kc = kernel
+    execute(kc, "%load_ext gptmagic", cell_id=None)
+    server.enqueue(Reply(tokens=60, chunk_delay=0.02, finish_reason="length"))
+    reply, messages = execute(kc, "%%gpt\nwrite", cell_id=None)
+    assert reply["status"] == "ok"
+    kinds = [m["msg_type"] for m in messages]
+    assert "update_display_data" not in kinds and "display_data" not in kinds
+    pieces = stdout(messages)
+    assert len(pieces) >= 2, "the text should arrive while it streams, not only at the end"
+    printed = "".join(pieces)
+    assert printed.startswith(lorem(60))
+    assert "no max_tokens was set" in printed  # the notes...
+    assert "kernel total" in printed  # ...and the usage line reach the console
+
+
+def test_headless_runs_without_input_still_get_markdown(kernel, server):
+    """nbclient and papermill send no cell id but allow no input: a notebook is being saved."""
+    _, kc = kernel
+    execute(kc, "%load_ext gptmagic", cell_id=None, allow_stdin=False)
+    _, messages = execute(kc, "%%gpt\nwrite", cell_id=None, allow_stdin=False)
+    finals = [m for m in messages if m["msg_type"] == "display_data"]
+    assert finals and "text/markdown" in finals[-1]["content"]["data"]
+    assert stdout(messages) == []
+
+
+def test_display_text_can_be_forced_in_a_notebook(kernel, server):
+    _, kc = kernel
+    execute(kc, "%load_ext gptmagic\n%config GPTMagic.display = 'text'")
+    _, messages = execute(kc, "%%gpt\nwrite")
+    assert "display_data" not in [m["msg_type"] for m in messages]
+    assert "Answer 1 from gpt-4o-mini" in "".join(stdout(messages))

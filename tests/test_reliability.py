@@ -284,10 +284,3 @@ def test_new_and_system_take_effect_with_the_answer(established, server):
     conversation = established.magics_manager.registry["GPTMagic"].session.conversation
     assert len(conversation.turns) == 1 and conversation.system == "Talk like a pirate."
     assert server.chat_requests[-1].body["messages"][0]["content"] == "Talk like a pirate."
-
-
-def test_an_empty_answer_is_not_stored_in_the_history(established, server):
-    server.enqueue(Reply(text=""))
-    assert run(established, "%%gpt\nsay nothing").success
-    assert len(turns(established)) == 1
-    assert all(t.assistant.content for t in turns(established))

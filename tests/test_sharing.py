@@ -62,7 +62,12 @@ def test_the_example_replays_byte_for_byte_with_no_key_and_no_network(replayed):
     assert len(again) == len(recorded) == 3
     for old, new in zip(recorded, again, strict=True):
         assert new.data["text/plain"].encode() == old.data["text/plain"].encode()
-        assert new.data["text/markdown"].endswith(old.data["text/markdown"])
+        # The same answer; only the usage line differs: a replay is not billed (issue 11.23).
+        old_body, old_footer = old.data["text/markdown"].rsplit("\n\n<sub>", 1)
+        new_body, new_footer = new.data["text/markdown"].rsplit("\n\n<sub>", 1)
+        assert new_body.endswith(old_body)
+        assert "not billed" in new_footer and "kernel total 0<" in new_footer
+        assert "not billed" not in old_footer
         assert new.metadata["gptmagic"]["replayed"] is True
         assert "replayed" not in old.metadata["gptmagic"]
 
