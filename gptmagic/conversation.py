@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .files import lone_surrogates_replaced
 from .tokens import estimate_message_tokens
 
 
@@ -72,8 +73,9 @@ class Conversation:
         ``system`` (``-s``) and ``fresh`` (``--new``) shape this request only; :meth:`commit`
         makes them the conversation's, so a refused, failed or dry-run cell changes nothing.
         """
-        user = Message("user", prompt)
-        system = self.system if system is None else system
+        # Half an emoji (an unpaired surrogate, from a {variable}) cannot be encoded to send.
+        user = Message("user", lone_surrogates_replaced(prompt))
+        system = lone_surrogates_replaced(self.system if system is None else system)
         head = [Message("system", system)] if system else []
         fixed = sum(m.tokens for m in head) + user.tokens
         kept: list[Turn] = []

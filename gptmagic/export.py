@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from pathlib import Path
 from typing import Any
 
 from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
+from .files import lone_surrogates_replaced, write_atomic
 from .render import provenance_line
 
 FORMAT = "gptmagic.conversation"
@@ -60,10 +62,55 @@ def to_json(conv: Conversation) -> str:
 
 def from_json(text: str) -> Conversation:
     data = json.loads(text)
-    if data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError("not a gptmagic conversation file")
-    turns = [Turn(Message(**t["user"]), Message(**t["assistant"])) for t in data["turns"]]
-    return Conversation(system=data.get("system", ""), turns=turns)
+    if data.get("version", VERSION) != VERSION:
+        found = reprlib.repr(data.get("version"))
+        raise ValueError(f"version {found} (this gptmagic reads {VERSION})")
+    system, turns = data.get("system", ""), data.get("turns", [])
+    if not isinstance(system, str) or not isinstance(turns, list):
+        raise ValueError("'system' must be text and 'turns' a list")
+    messages = [Message("system", system)] if system else []
+    for number, turn in enumerate(turns, 1):
+        if not isinstance(turn, dict):
+            raise ValueError(f"turn {number} is not an object")
+        for role in ("user", "assistant"):
+            messages.append(message_from(turn.get(role), f"turn {number} {role}", role))
+    return from_messages(messages)
+
+
+def message_from(data: Any, where: str, role: str | None = None) -> Message:
+    """A message read from a file, with every field the kernel uses checked (ValueError)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: not an object")
+    if role is not None and data.get("role") != role:
+        raise ValueError(f"{where}: role must be {role!r}, not {reprlib.repr(data.get('role'))}")
+    if not isinstance(data.get("content"), str):
+        raise ValueError(f"{where}: 'content' must be text")
+    tokens, exact = data.get("tokens", 0), data.get("tokens_exact", False)
+    if not is_count(tokens):
+        raise ValueError(f"{where}: 'tokens' must be a count >= 0, not {reprlib.repr(tokens)}")
+    if not isinstance(exact, bool):
+        raise ValueError(f"{where}: 'tokens_exact' must be a boolean, not {reprlib.repr(exact)}")
+    meta = checked_meta(data.get("meta"), f"{where}: ")
+    return Message(data["role"], data["content"], tokens, exact, meta)
+
+
+def checked_meta(meta: Any, where: str = "") -> dict[str, Any]:
+    """An answer's metadata as the history and exports read it (provenance_line)."""
+    meta = {} if meta is None else meta
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}'meta' must be an object")
+    usage, parameters = meta.get("usage"), meta.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise ValueError(f"{where}'meta.parameters' must be an object")
+    if usage is not None and not (isinstance(usage, dict) and is_count(usage.get("total_tokens"))):
+        raise ValueError(f"{where}'meta.usage' must hold a 'total_tokens' count")
+    return meta
+
+
+def is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
 
 
 def shown(m: Message) -> str:
@@ -97,7 +144,7 @@ def from_markdown(text: str) -> Conversation:
     for mark, following in zip(marks, [*marks[1:], None], strict=True):
         chunk = text[mark.end() : following.start() if following else len(text)]
         content = re.sub(r"^\s*### \w+\s*\n", "", chunk, count=1).strip()
-        meta = json.loads(mark.group(2)) if mark.group(2) else {}
+        meta = checked_meta(json.loads(mark.group(2)) if mark.group(2) else {}, "a marker's ")
         messages.append(Message(mark.group(1), unshown(content, meta), meta=meta))
     return from_messages(messages)
 
@@ -116,20 +163,41 @@ def to_notebook(conv: Conversation) -> str:
 def from_notebook(text: str) -> Conversation:
     import nbformat
 
-    nb = nbformat.reads(text, as_version=4)
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat's readers fail in many ways on a foreign file
+        raise ValueError(f"not a notebook nbformat can read ({type(exc).__name__})") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("the notebook's 'cells' is not a list")
     messages = []
-    for cell in nb.cells:
-        info = cell.metadata.get("gptmagic")
+    for number, cell in enumerate(cells, 1):
+        metadata = cell.get("metadata") if isinstance(cell, dict) else None
+        info = metadata.get("gptmagic") if isinstance(metadata, dict) else None
         if not info:
             continue
+        source = cell.get("source")
+        source = "".join(source) if isinstance(source, list) else source
+        if not isinstance(info, dict) or info.get("role") not in ROLE_TITLES:
+            raise ValueError(f"cell {number}: its gptmagic metadata has no known role")
+        if not isinstance(source, str):
+            raise ValueError(f"cell {number}: its source is not text")
         title = f"**{ROLE_TITLES[info['role']]}**\n\n"
-        content = cell.source[len(title) :] if cell.source.startswith(title) else cell.source
-        meta = info.get("meta", {})
+        content = source.removeprefix(title)
+        meta = checked_meta(info.get("meta"), f"cell {number}: ")
         messages.append(Message(info["role"], unshown(content, meta), meta=meta))
     return from_messages(messages)
 
 
 def from_messages(messages: list[Message]) -> Conversation:
+    """The conversation of ``messages``: an optional system prompt, then user/assistant pairs.
+
+    Text no file should hold (unpaired surrogates, half an emoji) is replaced by U+FFFD, so a
+    loaded conversation can always be sent, shown and saved again.
+    """
+    for m in messages:
+        m.content = lone_surrogates_replaced(m.content)
+        m.meta = json.loads(lone_surrogates_replaced(json.dumps(m.meta, ensure_ascii=False)))
     conv = Conversation()
     if messages and messages[0].role == "system":
         conv.system = messages.pop(0).content
@@ -145,26 +213,46 @@ READERS = {".json": from_json, ".md": from_markdown, ".ipynb": from_notebook}
 
 
 def save(conv: Conversation, path: str) -> Path:
+    """Write the conversation whole (files.write_atomic): a failure leaves the old file."""
     target = Path(path).expanduser()
     writer = WRITERS.get(target.suffix.lower())
     if writer is None:
         raise GPTMagicError(
             f"Cannot save as {target.suffix or 'no suffix'!r}: use .json, .md or .ipynb."
         )
-    target.write_text(writer(conv), encoding="utf-8")
+    data = lone_surrogates_replaced(writer(conv)).encode("utf-8")
+    try:
+        write_atomic(target, data)
+    except FileNotFoundError:
+        raise GPTMagicError(
+            f"Cannot save to {target}: the folder {target.parent} does not exist."
+        ) from None
+    except OSError as exc:
+        raise GPTMagicError(f"Cannot save to {target}: {exc.strerror or exc}.") from None
     return target
 
 
 def load(path: str) -> Conversation:
+    """The conversation saved in ``path``, checked whole (the kernel's is replaced only after)."""
     source = Path(path).expanduser()
+    if source.is_dir():
+        raise GPTMagicError(f"{source} is a folder: name a .json, .md or .ipynb file in it.")
     reader = READERS.get(source.suffix.lower())
     if reader is None:
         raise GPTMagicError(
             f"Cannot load {source.suffix or 'no suffix'!r}: use .json, .md or .ipynb."
         )
     try:
-        return reader(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GPTMagicError(f"No such file: {source}") from None
+    except UnicodeDecodeError:
+        raise GPTMagicError(f"{source} is not UTF-8 text, so not a conversation.") from None
+    except OSError as exc:
+        raise GPTMagicError(f"Cannot read {source}: {exc.strerror or exc}.") from None
+    try:
+        return reader(text)
+    except RecursionError:
+        raise GPTMagicError(f"{source} is nested too deeply to be a conversation.") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise GPTMagicError(f"{source} is not a conversation gptmagic can load: {exc}") from None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import cache
+from . import cache, files
 from .apikey import known_secrets
 from .client import sdk_for, transport_errors
 from .errors import GPTMagicError, InterruptedAnswer, error_field, explain, redact, server_message
@@ -196,8 +196,7 @@ def write_new(path: Path, data: bytes) -> Path:
     for k in itertools.count():
         candidate = path.with_name(f"{path.stem}-{k}{path.suffix}") if k else path
         try:
-            with candidate.open("xb") as file:
-                file.write(data)
+            files.write_new(candidate, data)  # whole or not at all
         except FileExistsError:
             continue
         return candidate

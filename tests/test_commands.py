@@ -113,3 +113,135 @@ def test_loading_a_file_that_is_not_a_conversation_is_refused(shell, tmp_path, c
     assert not run(shell, f"%gpt load {path}").success
     assert "not a conversation gptmagic can load" in capsys.readouterr().err
     assert len(conversation(shell).turns) == 1
+
+
+GOOD_TURN = {
+    "user": {"role": "user", "content": "q"},
+    "assistant": {"role": "assistant", "content": "a"},
+}
+
+
+def conversation_file(**changes) -> str:
+    """A .json conversation with one turn, its fields changed as given (``turn``: the turn)."""
+    turn = changes.pop("turn", GOOD_TURN)
+    data = {"format": "gptmagic.conversation", "version": 1, "system": "", "turns": [turn]}
+    return json.dumps({**data, **changes})
+
+
+def with_message(which: str, **fields) -> dict:
+    """The good turn with its ``which`` message's fields changed."""
+    return {**GOOD_TURN, which: {**GOOD_TURN[which], **fields}}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("list.json", "[]", "not a gptmagic conversation file"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("turns.json", conversation_file(turns="abc"), "'turns' a list"),
+        ("turn.json", conversation_file(turns=[5]), "turn 1 is not an object"),
+        ("system.json", conversation_file(system=["x"]), "'system' must be text"),
+        ("version.json", conversation_file(version=2), "version 2"),
+        ("tokens.json", conversation_file(turn=with_message("user", tokens="abc")), "'tokens'"),
+        ("negative.json", conversation_file(turn=with_message("user", tokens=-5)), "'tokens'"),
+        ("meta.json", conversation_file(turn=with_message("assistant", meta="model")), "'meta'"),
+        (
+            "usage.json",
+            conversation_file(turn=with_message("assistant", meta={"model": "m", "usage": "x"})),
+            "'meta.usage'",
+        ),
+        ("tool.json", conversation_file(turn=with_message("assistant", role="tool")), "'tool'"),
+        ("content.json", conversation_file(turn=with_message("user", content=None)), "'content'"),
+        ("missing.json", conversation_file(turn={"user": GOOD_TURN["user"]}), "turn 1 assistant"),
+        (
+            "cells.ipynb",
+            '{"cells": "abc", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "not a notebook nbformat can read",
+        ),
+        ("garbage.ipynb", "not json", "not a notebook nbformat can read"),
+        (
+            "role.ipynb",
+            json.dumps(
+                {
+                    "cells": [
+                        {
+                            "cell_type": "markdown",
+                            "id": "a",
+                            "metadata": {"gptmagic": {"role": "tool"}},
+                            "source": "x",
+                        }
+                    ],
+                    "metadata": {},
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                }
+            ),
+            "no known role",
+        ),
+        ("meta.md", '<!-- gptmagic:user "model" -->\nq\n', "no gptmagic role markers"),
+        ("array.md", "<!-- gptmagic:user {} -->\nq\n<!-- gptmagic:user {} -->\nq\n", "alternate"),
+        ("latin1.json", b"\xff\xfe{}", "not UTF-8 text"),
+    ],
+)
+def test_a_bad_file_is_one_line_and_leaves_the_conversation_untouched(
+    shell, tmp_path, capsys, name, content, message
+):
+    run(shell, "%%gpt -s 'Be brief.'\nhello")
+    before = [(m.role, m.content) for m in conversation(shell).messages]
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    capsys.readouterr()
+    result = run(shell, f"%gpt load {path}")
+    err = capsys.readouterr().err
+    assert not result.success
+    assert err.startswith("UsageError:") and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert [(m.role, m.content) for m in conversation(shell).messages] == before
+
+
+def test_loading_a_folder_is_one_line(shell, tmp_path, capsys):
+    (tmp_path / "chat.json").mkdir()
+    assert not run(shell, f"%gpt load {tmp_path / 'chat.json'}").success
+    assert capsys.readouterr().err.startswith(f"UsageError: {tmp_path / 'chat.json'} is a folder")
+
+
+def test_a_loaded_file_with_half_an_emoji_is_repaired_and_later_cells_work(shell, server, tmp_path):
+    path = tmp_path / "chat.json"
+    turn = with_message("user", content="smile \ud83d please")  # json.dumps writes "\\ud83d"
+    path.write_text(conversation_file(turn=turn), encoding="utf-8")
+    assert run(shell, f"%gpt load {path}").success
+    assert run(shell, "%%gpt\nand now?").success
+    sent = server.chat_requests[-1].body["messages"]
+    assert sent[0]["content"] == "smile \ufffd please"
+    assert run(shell, f"%gpt save {path}").success
+
+
+def test_a_conversation_holding_half_an_emoji_is_saved_with_a_replacement_character(
+    shell, tmp_path
+):
+    from gptmagic.conversation import Message, Turn
+
+    run(shell, "%%gpt\nhello")
+    conversation(shell).turns.append(Turn(Message("user", "a\ud800b"), Message("assistant", "c")))
+    path = tmp_path / "chat.json"
+    assert run(shell, f"%gpt save {path}").success
+    user = json.loads(path.read_text(encoding="utf-8"))["turns"][1]["user"]
+    assert user["content"] == "a\ufffdb"
+
+
+@pytest.mark.parametrize("where", ["missing/chat.json", "chat.json/"])
+def test_saving_where_no_file_can_be_is_one_line_and_creates_nothing(
+    shell, tmp_path, capsys, where
+):
+    if where.endswith("/"):
+        (tmp_path / "chat.json").mkdir()
+    run(shell, "%%gpt\nhello")
+    capsys.readouterr()
+    result = run(shell, f"%gpt save {tmp_path / where}")
+    err = capsys.readouterr().err
+    assert not result.success and err.startswith("UsageError: Cannot save to")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert [p.name for p in tmp_path.rglob("*")] == (["chat.json"] if where[-1] == "/" else [])
