@@ -21,11 +21,13 @@ import base64
 import hashlib
 import json
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from .apikey import known_secrets
@@ -130,6 +132,51 @@ class Summary:
         return found
 
 
+def readable(record: Any) -> bool:
+    """Whether ``record`` has every field a replay reads, each of the type it is read as.
+
+    A hand-edited or foreign line must never fail a cell: a line that is not readable is
+    skipped (and named in a warning), like a crashed writer's half line.
+    """
+    if not isinstance(record, dict) or not all(
+        isinstance(record.get(k), str) for k in ("key", "host", "created")
+    ):
+        return False
+    request, answer = record.get("request"), record.get("answer")
+    if not (
+        isinstance(request, dict)
+        and isinstance(answer, dict)
+        and isinstance(request.get("model", ""), str)
+        and isinstance(request.get("parameters", {}), dict)
+        and isinstance(answer.get("usage") or {}, dict)
+    ):
+        return False
+    if record["kind"] == "chat":
+        messages, texts = request.get("messages"), answer.get("texts")
+        reasons = answer.get("finish_reasons")
+        return (
+            _filled_list(messages, dict)
+            and all(isinstance(m.get("content"), str) for m in messages)
+            and _filled_list(texts, str)
+            and _filled_list(reasons, str)
+            and len(reasons) == len(texts)
+            and isinstance(answer.get("model") or "", str)
+        )
+    if record["kind"] == "image":
+        images = answer.get("images")
+        return (
+            isinstance(request.get("prompt"), str)
+            and _filled_list(images, dict)
+            and all(isinstance(i.get("b64"), str) for i in images)
+            and all(isinstance(i.get("revised_prompt") or "", str) for i in images)
+        )
+    return False
+
+
+def _filled_list(value: Any, kind: type) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, kind) for v in value)
+
+
 class CacheFile:
     """One JSON-lines cache file, indexed by key; re-read only where it grew."""
 
@@ -137,7 +184,10 @@ class CacheFile:
         self.path = path
         self.index: dict[str, Summary] = {}
         self.parsed_lines = 0  # lines parsed so far (an index must not re-read the file)
-        self.skipped_lines = 0  # corrupted lines (a crashed writer's half line)
+        self.skipped_lines = 0  # unreadable lines (a crashed writer's half line, a bad edit)
+        self.bad_lines: list[int] = []  # their line numbers in the file as indexed now
+        self._warned = 0  # how many of bad_lines a warning has named
+        self._line = 0  # lines indexed so far
         self._offset = 0
         self._stamp: tuple[int, int, int] | None = None
         self._tail = b""
@@ -154,26 +204,36 @@ class CacheFile:
             line = f.read(summary.length)
         try:
             record = json.loads(line)
-        except ValueError:  # replaced between the look and the read: index it afresh
+        except (ValueError, RecursionError):  # replaced since it was indexed: index afresh
+            record = None
+        if not readable(record) or record["key"] != key:
             self._forget()
             return None
-        return record if record.get("key") == key else None
+        return record
 
     def refresh(self) -> None:
         """Index what was appended since the last look (everything, if the file was replaced)."""
         try:
             stat = os.stat(self.path)
+            if not S_ISREG(stat.st_mode):  # a folder, or a device that never ends
+                kind = "it is a folder" if S_ISDIR(stat.st_mode) else "it is not a regular file"
+                raise OSError(0, kind)
+            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            if stamp == self._stamp:
+                return
+            with open(self.path, "rb") as f:
+                if not self._continues(f, stat):
+                    self._forget()
+                f.seek(self._offset)
+                data = f.read()
         except FileNotFoundError:
             self._forget()
             return
-        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        if stamp == self._stamp:
-            return
-        with open(self.path, "rb") as f:
-            if not self._continues(f, stat):
-                self._forget()
-            f.seek(self._offset)
-            data = f.read()
+        except OSError as exc:
+            raise GPTMagicError(
+                f"Cannot read the replay cache {self.path}: {exc.strerror or exc}. Set "
+                "GPTMagic.cache to a .jsonl file (or '' for none)."
+            ) from None
         end = data.rfind(b"\n") + 1  # whole lines only: a line being written waits
         start = 0
         while start < end:
@@ -193,21 +253,37 @@ class CacheFile:
 
     def _forget(self) -> None:
         self.index.clear()
-        self._offset, self._stamp, self._tail = 0, None, b""
+        self.bad_lines.clear()
+        self._offset, self._stamp, self._tail, self._line, self._warned = 0, None, b"", 0, 0
 
     def _add(self, line: bytes, offset: int) -> None:
+        self._line += 1
         if not line.strip():
             return
         self.parsed_lines += 1
         try:
             record = json.loads(line)
-            summary = Summary.of(record["kind"], record["host"], record["request"])
-            key = record["key"]
-        except (ValueError, KeyError, TypeError, IndexError):
+        except (ValueError, RecursionError):
+            record = None
+        if not readable(record):
             self.skipped_lines += 1
+            self.bad_lines.append(self._line)
             return
+        summary = Summary.of(record["kind"], record["host"], record["request"])
         summary.offset, summary.length = offset, len(line)
-        self.index[key] = summary
+        self.index[record["key"]] = summary
+
+    def warning(self) -> str | None:
+        """One line naming the unreadable lines found since the last warning (None: none)."""
+        new = self.bad_lines[self._warned :]
+        if not new:
+            return None
+        self._warned = len(self.bad_lines)
+        numbers = ", ".join(map(str, new[:10])) + (", …" if len(new) > 10 else "")
+        return (
+            f"gptmagic: skipped {len(new)} unreadable line(s) of the replay cache {self.path} "
+            f"(line {numbers}): not a recording gptmagic can replay. The others are used."
+        )
 
     # -- writing --------------------------------------------------------------------------
     def append(self, line: str) -> None:
@@ -335,6 +411,8 @@ def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label
     key = request_key(kind, host, request)
     found = Lookup(file, mode, kind, key, host, request, known_secrets(magic.session))
     found.record = file.get(key)
+    if warning := file.warning():
+        print(warning, file=sys.stderr)
     if found.hit or mode == "record":
         return found
     if not file.path.exists():

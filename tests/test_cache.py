@@ -323,3 +323,75 @@ def test_replay_needs_no_key_even_for_a_remote_server(shell, cache, server, monk
     run(shell, "%config GPTMagic.cache_mode = 'replay'")
     assert run(shell, cell).success
     assert len(server.requests) == 1
+
+
+def a_good_line(cache: Path) -> dict:
+    """A recorded line to spoil: the first record of the cache."""
+    return records(cache)[0]
+
+
+HOSTILE = {
+    "request_list": lambda r: {**r, "request": []},
+    "texts_numbers": lambda r: {**r, "answer": {**r["answer"], "texts": [123]}},
+    "texts_missing": lambda r: {**r, "answer": {"finish_reasons": ["stop"]}},
+    "reasons_short": lambda r: {**r, "answer": {**r["answer"], "finish_reasons": []}},
+    "no_created": lambda r: {k: v for k, v in r.items() if k != "created"},
+    "messages_strings": lambda r: {**r, "request": {**r["request"], "messages": ["hi"]}},
+    "usage_text": lambda r: {**r, "answer": {**r["answer"], "usage": "lots"}},
+    "unknown_kind": lambda r: {**r, "kind": "audio"},
+    "not_an_object": lambda r: [r],
+    "null": lambda r: None,
+}
+
+
+@pytest.mark.parametrize("spoil", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_bad_line_is_skipped_and_named_and_never_fails_a_cell(
+    shell, cache, server, capsys, spoil
+):
+    run(shell, "%%gpt\nfirst")
+    good = a_good_line(cache)
+    with cache.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(spoil(good)) + "\n")  # line 2, with the key of the line above
+    capsys.readouterr()
+    assert run(shell, "%%gpt --new\nsecond").success  # record mode: answered, recorded
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"gptmagic: skipped 1 unreadable line(s) of the replay cache {cache} (line 2): "
+        "not a recording gptmagic can replay. The others are used."
+    )
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    assert run(shell, "%%gpt --new\nfirst").success and run(shell, "%%gpt --new\nsecond").success
+    assert len(server.chat_requests) == 2
+    assert capsys.readouterr().err == ""  # said once
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"key": "\xff\xfe"}', b"not json at all"],
+    ids=["deeply_nested", "invalid_utf8", "not_json"],
+)
+def test_unparsable_lines_are_skipped_with_their_line_numbers(shell, cache, server, capsys, line):
+    run(shell, "%%gpt\nfirst")
+    with cache.open("ab") as f:
+        f.write(line + b"\n\n" + line + b"\n")  # lines 2 and 4 (3 is blank)
+    capsys.readouterr()
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    assert run(shell, "%%gpt --new\nfirst").success
+    assert f"skipped 2 unreadable line(s) of the replay cache {cache} (line 2, 4)" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("mode", ["record", "replay"])
+def test_a_folder_as_cache_is_one_line_and_nothing_is_sent(shell, server, tmp_path, capsys, mode):
+    run(shell, f"%config GPTMagic.cache = '{tmp_path}'")
+    run(shell, f"%config GPTMagic.cache_mode = '{mode}'")
+    capsys.readouterr()
+    result = run(shell, "%%gpt\nhello")
+    err = capsys.readouterr().err
+    assert not result.success and "Traceback" not in err
+    assert err.strip() == (
+        f"UsageError: Cannot read the replay cache {tmp_path}: it is a folder. Set "
+        "GPTMagic.cache to a .jsonl file (or '' for none)."
+    )
+    assert server.chat_requests == []
