@@ -8,6 +8,8 @@ trait (``%config GPTMagic`` prints every trait; see apikey.py).
 
 from __future__ import annotations
 
+import math
+
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
@@ -140,9 +142,10 @@ class GPTMagic(Magics):
 
     @validate("timeout")
     def _check_timeout(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError("GPTMagic.timeout must be > 0 seconds")
-        return proposal["value"]
+        value = proposal["value"]
+        if not (math.isfinite(value) and value > 0):  # nan or inf would break every request
+            raise TraitError(f"GPTMagic.timeout must be a finite number > 0 (seconds), got {value}")
+        return value
 
     @validate("max_retries")
     def _check_retries(self, proposal):

@@ -13,8 +13,20 @@ apart. Two kinds of answers are told apart from those:
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
+
+NAMES = ("prompt_tokens", "input_tokens", "completion_tokens", "output_tokens", "total_tokens")
+
+
+def count(value: object) -> int | None:
+    """A token count as a server reported it: a finite number, at least 0; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value):
+        return None
+    return max(int(value), 0)
 
 
 @dataclass
@@ -32,14 +44,23 @@ class Usage:
 
     @classmethod
     def from_api(cls, usage: object) -> Usage | None:
-        """Read an SDK usage object (chat or images naming) or a dict; None if absent."""
+        """Read an SDK usage object (chat or images naming) or a dict; None if absent.
+
+        Whatever a server sends, this returns: a count that is negative, not a number or not
+        finite reads as 0 (a server must not lower the kernel's total below what it used, and
+        ``token_budget`` counts on that), a total never below prompt + completion, and no
+        count at all is None (*not reported*).
+        """
         if usage is None:
             return None
         get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
-        prompt = get("prompt_tokens") or get("input_tokens") or 0
-        completion = get("completion_tokens") or get("output_tokens") or 0
-        total = get("total_tokens") or prompt + completion
-        return cls(int(prompt), int(completion), int(total))
+        found = {k: count(get(k)) for k in NAMES}
+        if all(v is None for v in found.values()):
+            return None
+        prompt = found["prompt_tokens"] or found["input_tokens"] or 0
+        completion = found["completion_tokens"] or found["output_tokens"] or 0
+        total = max(found["total_tokens"] or 0, prompt + completion)
+        return cls(prompt, completion, total)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -268,3 +268,25 @@ def test_api_key_is_not_a_setting_and_never_printed(shell, capsys):
     out = capsys.readouterr()
     assert KEY not in out.out + out.err + repr(magic.session) + repr(magic.trait_values())
     assert "api_key" not in magic.trait_names()
+
+
+@pytest.mark.parametrize(
+    ("trait", "value", "message"),
+    [
+        ("timeout", "float('nan')", "GPTMagic.timeout must be a finite number > 0"),
+        ("timeout", "float('inf')", "GPTMagic.timeout must be a finite number > 0"),
+        ("timeout", "0", "GPTMagic.timeout must be a finite number > 0"),
+        ("temperature", "float('nan')", "GPTMagic.temperature must be between 0 and 2"),
+        ("top_p", "float('nan')", "GPTMagic.top_p must be between 0 and 1"),
+        ("top_p", "float('inf')", "GPTMagic.top_p must be between 0 and 1"),
+    ],
+)
+def test_nan_inf_and_zero_are_refused_and_the_setting_is_kept(
+    shell, server, caplog, trait, value, message
+):
+    magic = shell.magics_manager.registry["GPTMagic"]
+    before = getattr(magic, trait)
+    run(shell, f"%config GPTMagic.{trait} = {value}")
+    assert message in caplog.text
+    assert getattr(magic, trait) == before
+    assert run(shell, "%%gpt\nstill works").success

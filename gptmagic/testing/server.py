@@ -84,12 +84,18 @@ class Reply:
     endpoint: str = "chat"
     raw_chunks: list[str | bytes] | None = None
     raw_body: str | bytes | None = None
+    usage_body: dict[str, Any] | None = None  # sent as the chat usage instead of the counts
 
     def __post_init__(self) -> None:
         """Reject typos early: a misspelt mode would otherwise silently test nothing."""
         for name, allowed in _REPLY_MODES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Reply.{name} must be one of {allowed}: {getattr(self, name)!r}")
+
+
+def _usage(reply: Reply, request: Any, completion_tokens: int) -> dict[str, Any]:
+    """The chat usage reported: the true counts, or what the reply scripts instead."""
+    return request.usage(completion_tokens) if reply.usage_body is None else reply.usage_body
 
 
 @dataclass
@@ -525,7 +531,7 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         payload = {**base, "object": "chat.completion", "choices": choices}
         if reply.usage != "never":
-            payload["usage"] = request.usage(sum(len(tokens) for tokens, _ in plans))
+            payload["usage"] = _usage(reply, request, sum(len(tokens) for tokens, _ in plans))
         self._send_json(200, payload, reply.headers)
 
     def _stream_chat(
@@ -549,10 +555,10 @@ class _Handler(BaseHTTPRequestHandler):
         for index, (_, finish) in enumerate(plans):
             chunk = _chunk(base, index, {}, finish)
             if reply.usage == "in_last_chunk" and index == len(plans) - 1:
-                chunk["usage"] = request.usage(sent)
+                chunk["usage"] = _usage(reply, request, sent)
             self._write(_event(chunk))
         if reply.usage == "auto" and request.include_usage:
-            self._write(_event({**base, "choices": [], "usage": request.usage(sent)}))
+            self._write(_event({**base, "choices": [], "usage": _usage(reply, request, sent)}))
         self._write(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
