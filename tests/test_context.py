@@ -34,6 +34,54 @@ def test_braces_in_inline_backticks_are_untouched(shell, server):
 
 
 @pytest.mark.parametrize(
+    ("body", "sent"),
+    [
+        ("an unmatched ` then {x}", "an unmatched ` then 7"),
+        ("`` ` {x} `` then {x}", "`` ` {x} `` then 7"),  # a ` inside a `` span
+        ("` `` {x} ` then {x}", "` `` {x} ` then 7"),  # a `` inside a ` span
+        ("`a`` {x}", "`a`` 7"),  # neither run closes: both literal
+        ("``` {x} ``` mid-line", "``` {x} ``` mid-line"),  # not a fence: an inline span
+        ("` {x}\n{x} `", "` {x}\n{x} `"),  # a span may cross a line
+        ("{x}```", "7```"),
+    ],
+)
+def test_a_backtick_run_closes_only_at_the_next_run_of_its_length(shell, server, body, sent):
+    shell.user_ns["x"] = 7
+    assert ask(shell, server, body) == sent
+
+
+def unmatched_runs(count: int) -> str:
+    """Prose with backtick runs of lengths 1..count, none closed: the worst case to scan."""
+    return "".join("`" * n + " word {x} " for n in range(1, count + 1))
+
+
+def test_scanning_unmatched_backtick_runs_is_linear():
+    from gptmagic.context import _CodeSpans
+
+    def steps(text: str) -> int:
+        spans = _CodeSpans(text)
+        pos = 0
+        while (pos := text.find("`", pos)) != -1:
+            pos = spans.end(pos)
+        return spans.steps
+
+    small, large = unmatched_runs(400), unmatched_runs(1600)  # 80 kB and 1.3 MB
+    assert steps(small) == 400 and steps(large) == 1600  # each run passed once, never rescanned
+    assert len(large) > 15 * len(small)
+
+
+def test_a_prompt_of_unmatched_backtick_runs_is_interpolated_outside_them(shell, server):
+    shell.user_ns["x"] = 7
+    body = unmatched_runs(300)
+    assert ask(shell, server, body) == body.replace("{x}", "7").strip()
+
+
+def test_half_an_emoji_in_a_variable_is_sent_as_a_replacement_character(shell, server):
+    shell.user_ns["s"] = "smile \ud83d!"
+    assert ask(shell, server, "say {s}") == "say smile \ufffd!"
+
+
+@pytest.mark.parametrize(
     "body",
     ["d = {} is empty", 'parse {"a": {"b": 1}}', "{x: 1 for x in y}", "{a + b}", "a {0} b"],
 )
