@@ -41,6 +41,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def file_path(text: str) -> str:
+    """A path a file can have (``~`` expandable, no NUL), refused before anything is sent."""
+    from .files import user_path
+
+    try:
+        user_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def identifier(text: str) -> str:
     if not NAME.match(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a valid Python variable name")
@@ -125,6 +136,7 @@ image_options = stack(
     ),
     argument(
         "--save",
+        type=file_path,
         metavar="PATH",
         help="save to PATH: a file for one image, a folder for several (never overwrites)",
     ),

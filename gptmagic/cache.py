@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .apikey import known_secrets
 from .client import Delta, Event, Finish, Reported
 from .errors import GPTMagicError, redact
+from .files import user_path
 from .magics import CACHE_MODES as MODES
 from .render import timestamp
 from .usage import Usage
@@ -315,7 +316,10 @@ _FILES: dict[str, CacheFile] = {}  # per kernel process: each file is indexed on
 
 
 def cache_file(path: str) -> CacheFile:
-    resolved = str(Path(path).expanduser().resolve())
+    try:
+        resolved = str(user_path(path).resolve())
+    except ValueError as exc:
+        raise GPTMagicError(f"GPTMagic.cache = {path!r} cannot be used: {exc}.") from None
     if resolved not in _FILES:
         _FILES[resolved] = CacheFile(Path(resolved))
     return _FILES[resolved]

@@ -15,7 +15,7 @@ from typing import Any
 
 from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
-from .files import lone_surrogates_replaced, write_atomic
+from .files import lone_surrogates_replaced, user_path, write_atomic
 from .render import provenance_line
 
 FORMAT = "gptmagic.conversation"
@@ -212,9 +212,16 @@ WRITERS = {".json": to_json, ".md": to_markdown, ".ipynb": to_notebook}
 READERS = {".json": from_json, ".md": from_markdown, ".ipynb": from_notebook}
 
 
+def named(path: str) -> Path:
+    try:
+        return user_path(path)
+    except ValueError as exc:
+        raise GPTMagicError(f"Cannot use the path {path!r}: {exc}.") from None
+
+
 def save(conv: Conversation, path: str) -> Path:
     """Write the conversation whole (files.write_atomic): a failure leaves the old file."""
-    target = Path(path).expanduser()
+    target = named(path)
     writer = WRITERS.get(target.suffix.lower())
     if writer is None:
         raise GPTMagicError(
@@ -234,7 +241,7 @@ def save(conv: Conversation, path: str) -> Path:
 
 def load(path: str) -> Conversation:
     """The conversation saved in ``path``, checked whole (the kernel's is replaced only after)."""
-    source = Path(path).expanduser()
+    source = named(path)
     if source.is_dir():
         raise GPTMagicError(f"{source} is a folder: name a .json, .md or .ipynb file in it.")
     reader = READERS.get(source.suffix.lower())

@@ -14,6 +14,21 @@ import tempfile
 from pathlib import Path
 
 
+def user_path(text: str) -> Path:
+    """``text`` as a path with ``~`` expanded; ValueError (saying why) if no file can have it.
+
+    ``Path`` raises RuntimeError for an unknown ``~user`` and the OS calls ValueError for a
+    NUL byte, both far from where the path was typed.
+    """
+    if "\x00" in text:
+        raise ValueError("a file name cannot contain a NUL character")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        user = text.split("/")[0].split(os.sep)[0]
+        raise ValueError(f"{user!r} is no known user's home folder") from None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` at once: readers see the old file or the new one."""
     tmp = _written_beside(path, data)

@@ -395,3 +395,22 @@ def test_a_folder_as_cache_is_one_line_and_nothing_is_sent(shell, server, tmp_pa
         "GPTMagic.cache to a .jsonl file (or '' for none)."
     )
     assert server.chat_requests == []
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("~gptmagic-no-such-user/a.jsonl", "'~gptmagic-no-such-user' is no known user's home"),
+        ("a\\x00b.jsonl", "a file name cannot contain a NUL character"),
+        ("/dev/null", "it is not a regular file"),
+    ],
+)
+def test_a_cache_path_no_file_can_have_is_one_line_and_nothing_is_sent(
+    shell, server, capsys, path, why
+):
+    run(shell, f"%config GPTMagic.cache = '{path}'")
+    capsys.readouterr()
+    assert not run(shell, "%%gpt\nhello").success
+    err = capsys.readouterr().err
+    assert err.startswith("UsageError:") and why in err and "Traceback" not in err
+    assert server.chat_requests == []

@@ -97,6 +97,8 @@ def test_paths_with_spaces_can_be_quoted(shell, tmp_path):
         ("%gpt usage --bogus", "unrecognized arguments: --bogus"),
         ("%gpt reset now", "unrecognized arguments: now"),
         ("%gpt save 'unclosed", "Cannot read the options"),
+        ("%gpt save ~gptmagic-no-such-user/c.json", "is no known user's home folder"),
+        ("%gpt load ~gptmagic-no-such-user/c.json", "is no known user's home folder"),
     ],
 )
 def test_bad_subcommand_input_is_one_line(shell, capsys, line, message):

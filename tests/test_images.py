@@ -247,6 +247,7 @@ def test_usage_appears_in_gpt_usage(shell, outputs):
         "%gptimage -n 2 --save fox.png a fox",
         "%%gptimage --bogus 1\na fox",
         "%%gptimage a fox\na fox",
+        "%gptimage --save ~gptmagic-no-such-user/fox.png a fox",
     ],
 )
 def test_bad_input_is_one_line_and_sends_nothing(shell, server, source):
@@ -365,3 +366,9 @@ def test_nbconvert_html_embeds_the_images(executed):
     nb, _ = executed
     html, _ = HTMLExporter().from_notebook_node(nb)
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 3
+
+
+def test_half_an_emoji_in_the_prompt_is_sent_as_a_replacement_character(shell, server):
+    # As a {variable} would bring it (a cell typed in a frontend cannot hold one).
+    assert shell.run_cell("%%gptimage\na fox \ud83d!", store_history=False).success
+    assert sent(server)["prompt"] == "a fox \ufffd!"
