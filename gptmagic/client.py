@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .apikey import known_secrets, resolve_key
 from .errors import GPTMagicError, redact
+from .files import without_lone_surrogates
 from .usage import Usage
 
 if TYPE_CHECKING:
@@ -97,17 +98,6 @@ def transport_errors() -> tuple[type[BaseException], ...]:
         if module is not None and hasattr(module, "HTTPError"):
             errors += [module.HTTPError, module.StreamError]
     return tuple(errors)
-
-
-def without_lone_surrogates(text: str) -> str:
-    """``text`` with every unpaired UTF-16 surrogate replaced by U+FFFD.
-
-    JSON's ``\\ud83d`` escapes decode to such halves; they cannot be encoded as UTF-8, so
-    one would break the display, the saved notebook and the history.
-    """
-    if not any(0xD800 <= ord(c) < 0xE000 for c in text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .files import lone_surrogates_replaced
+from .files import without_lone_surrogates
 from .tokens import estimate_message_tokens
 
 
@@ -74,8 +74,8 @@ class Conversation:
         makes them the conversation's, so a refused, failed or dry-run cell changes nothing.
         """
         # Half an emoji (an unpaired surrogate, from a {variable}) cannot be encoded to send.
-        user = Message("user", lone_surrogates_replaced(prompt))
-        system = lone_surrogates_replaced(self.system if system is None else system)
+        user = Message("user", without_lone_surrogates(prompt))
+        system = without_lone_surrogates(self.system if system is None else system)
         head = [Message("system", system)] if system else []
         fixed = sum(m.tokens for m in head) + user.tokens
         kept: list[Turn] = []

@@ -15,7 +15,7 @@ from typing import Any
 
 from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
-from .files import lone_surrogates_replaced, user_path, write_atomic
+from .files import user_path, without_lone_surrogates, write_atomic
 from .render import provenance_line
 
 FORMAT = "gptmagic.conversation"
@@ -196,8 +196,8 @@ def from_messages(messages: list[Message]) -> Conversation:
     loaded conversation can always be sent, shown and saved again.
     """
     for m in messages:
-        m.content = lone_surrogates_replaced(m.content)
-        m.meta = json.loads(lone_surrogates_replaced(json.dumps(m.meta, ensure_ascii=False)))
+        m.content = without_lone_surrogates(m.content)
+        m.meta = json.loads(without_lone_surrogates(json.dumps(m.meta, ensure_ascii=False)))
     conv = Conversation()
     if messages and messages[0].role == "system":
         conv.system = messages.pop(0).content
@@ -227,7 +227,7 @@ def save(conv: Conversation, path: str) -> Path:
         raise GPTMagicError(
             f"Cannot save as {target.suffix or 'no suffix'!r}: use .json, .md or .ipynb."
         )
-    data = lone_surrogates_replaced(writer(conv)).encode("utf-8")
+    data = without_lone_surrogates(writer(conv)).encode("utf-8")
     try:
         write_atomic(target, data)
     except FileNotFoundError:

@@ -79,13 +79,15 @@ def _written_beside(path: Path, data: bytes) -> Path:
     return tmp
 
 
-def lone_surrogates_replaced(text: str) -> str:
-    """``text`` with each unpaired surrogate (half an emoji, not encodable) as U+FFFD.
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with every unpaired UTF-16 surrogate replaced by U+FFFD.
 
+    JSON's ``\\ud83d`` escapes decode to such halves (half an emoji); they cannot be encoded
+    as UTF-8, so one would break sending, the display, the saved notebook and the history.
     A valid pair written as two halves is joined into its character.
     """
     try:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

@@ -108,7 +108,7 @@ class ImageRequest:
 
     @classmethod
     def from_args(cls, magic: GPTMagic, args: Any, prompt: str) -> ImageRequest:
-        prompt = files.lone_surrogates_replaced(prompt.strip())  # half an emoji: unsendable
+        prompt = files.without_lone_surrogates(prompt.strip())  # half an emoji: unsendable
         if not prompt:
             raise GPTMagicError(
                 "The prompt is empty: write it after %gptimage, or in the cell below %%gptimage."

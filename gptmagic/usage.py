@@ -21,7 +21,7 @@ NAMES = ("prompt_tokens", "input_tokens", "completion_tokens", "output_tokens", 
 
 
 def count(value: object) -> int | None:
-    """A token count as a server reported it: a finite number, at least 0; None otherwise."""
+    """A token count as a server reported it (a finite number), at least 0; None if none."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if not math.isfinite(value):
@@ -46,20 +46,21 @@ class Usage:
     def from_api(cls, usage: object) -> Usage | None:
         """Read an SDK usage object (chat or images naming) or a dict; None if absent.
 
-        Whatever a server sends, this returns: a count that is negative, not a number or not
-        finite reads as 0 (a server must not lower the kernel's total below what it used, and
-        ``token_budget`` counts on that), a total never below prompt + completion, and no
-        count at all is None (*not reported*).
+        Whatever a server sends, this returns, never raises: a negative count reads as 0 (a
+        server must not lower the kernel's total, which ``token_budget`` counts on), a total
+        is never below prompt + completion, and a report with no count, or with a count that
+        is not a finite number (text, a bool, ``1e999``), is None: *not reported*, since one
+        bad field makes the others doubtful.
         """
         if usage is None:
             return None
         get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
-        found = {k: count(get(k)) for k in NAMES}
-        if all(v is None for v in found.values()):
+        found = {k: count(v) for k in NAMES if (v := get(k)) is not None}
+        if not found or None in found.values():
             return None
-        prompt = found["prompt_tokens"] or found["input_tokens"] or 0
-        completion = found["completion_tokens"] or found["output_tokens"] or 0
-        total = max(found["total_tokens"] or 0, prompt + completion)
+        prompt = found.get("prompt_tokens") or found.get("input_tokens") or 0
+        completion = found.get("completion_tokens") or found.get("output_tokens") or 0
+        total = max(found.get("total_tokens") or 0, prompt + completion)
         return cls(prompt, completion, total)
 
     def to_dict(self) -> dict[str, int]:

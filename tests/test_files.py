@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from gptmagic.files import lone_surrogates_replaced, write_atomic, write_new
+from gptmagic.files import without_lone_surrogates, write_atomic, write_new
 from tests.conftest import run
 
 resource = pytest.importorskip("resource")  # POSIX only
@@ -94,5 +94,5 @@ def test_write_atomic_into_a_missing_folder_fails_before_touching_anything(tmp_p
     ],
 )
 def test_lone_surrogates_are_replaced_and_pairs_joined(text, expected):
-    assert lone_surrogates_replaced(text) == expected
-    lone_surrogates_replaced(text).encode("utf-8")
+    assert without_lone_surrogates(text) == expected
+    without_lone_surrogates(text).encode("utf-8")

@@ -21,21 +21,30 @@ def kernel_total(shell) -> int:
         ({"input_tokens": 3, "output_tokens": 4, "total_tokens": 9}, Usage(3, 4, 9)),  # images
         ({"prompt_tokens": -500, "completion_tokens": 10, "total_tokens": -490}, Usage(0, 10, 10)),
         ({"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 1}, Usage(50, 10, 60)),
-        ({"prompt_tokens": "abc", "completion_tokens": 4}, Usage(0, 4, 4)),
-        ({"prompt_tokens": 2.0, "completion_tokens": float("inf")}, Usage(2, 0, 2)),
-        ({"prompt_tokens": True, "completion_tokens": 3}, Usage(0, 3, 3)),  # a bool is no count
+        ({"prompt_tokens": 2.0, "completion_tokens": 3, "total_tokens": None}, Usage(2, 3, 5)),
         ({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, Usage(0, 0, 0)),
     ],
 )
-def test_reported_usage_is_read_with_negative_and_non_numbers_as_zero(reported, expected):
+def test_reported_usage_is_read_with_negative_counts_as_zero(reported, expected):
     assert Usage.from_api(reported) == expected
 
 
 @pytest.mark.parametrize(
     "reported",
-    [None, {}, "lots", 42, {"prompt_tokens": "abc", "total_tokens": float("nan")}, {"x": 1}],
+    [
+        None,
+        {},
+        "lots",
+        42,
+        {"x": 1},
+        {"prompt_tokens": "abc", "completion_tokens": 4},
+        {"prompt_tokens": 2, "completion_tokens": float("inf")},
+        {"prompt_tokens": 2, "completion_tokens": float("nan")},
+        {"prompt_tokens": True, "completion_tokens": 3},  # a bool is no count
+        {"prompt_tokens": 2, "completion_tokens": {"n": 3}},
+    ],
 )
-def test_usage_without_a_single_count_is_not_reported(reported):
+def test_usage_without_a_count_or_with_an_unreadable_one_is_not_reported(reported):
     assert Usage.from_api(reported) is None
 
 
