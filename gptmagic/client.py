@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -156,6 +157,17 @@ def read_usage(chunk: Any) -> Reported | None:
         note = "The server's usage report could not be read (not token counts); it was ignored."
         return Reported(None, model, note)
     return Reported(usage, model)
+
+
+def http_library() -> ModuleType:
+    """The HTTP library the installed ``openai`` is built on (``httpx``, or ``httpx2``)."""
+    import openai
+
+    for cls in openai.DefaultHttpxClient.__mro__:
+        root = cls.__module__.partition(".")[0]
+        if root.startswith("httpx"):
+            return sys.modules[root]
+    raise ImportError("openai.DefaultHttpxClient is not built on httpx")
 
 
 def make_sdk_client(endpoint: Endpoint, key: Secret) -> Any:

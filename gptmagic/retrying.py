@@ -7,7 +7,9 @@ while it waits ("rate limited, retrying in 4 s") and count the attempts it repor
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
@@ -17,49 +19,70 @@ from .errors import error_field
 
 T = TypeVar("T")
 
-RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
-MAX_WAIT = 60.0
+RETRY_STATUSES = {408, 409, 429}  # and every 5xx
+MAX_WAIT = 60.0  # seconds: the longest wait, whatever Retry-After asks for
 
 
 def is_retryable(exc: BaseException) -> bool:
+    """Connection errors, timeouts, 408/409/429 and 5xx, as the SDK's own retries decide;
+    an explicit ``x-should-retry`` header wins, and a used-up quota is never retried."""
     import openai
 
     if isinstance(exc, openai.APIConnectionError):
         return True
-    if isinstance(exc, openai.APIStatusError):
-        if error_field(exc, "code") == "insufficient_quota":
-            return False
-        return exc.status_code in RETRY_STATUSES
-    return False
+    if not isinstance(exc, openai.APIStatusError):
+        return False
+    if error_field(exc, "code") == "insufficient_quota":
+        return False
+    should = exc.response.headers.get("x-should-retry", "").strip().lower()
+    if should in ("true", "false"):
+        return should == "true"
+    return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
 
 
-def retry_after(exc: BaseException) -> float | None:
-    """The wait the server asked for, in seconds, if it asked."""
+def retry_after(exc: BaseException, now: float | None = None) -> float | None:
+    """The wait the server asked for, in seconds, or None when it asked for none we can use.
+
+    ``retry-after-ms`` wins over ``Retry-After`` (seconds or an HTTP date; a date in the past
+    means now). A negative, NaN, infinite or unreadable value is ignored, so the caller falls
+    back to its own back-off: a hostile header must never crash the cell or stall it.
+    """
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     if not headers:
         return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
+    if (seconds := _seconds(headers.get("retry-after-ms"))) is not None:
+        return seconds / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
+    if (seconds := _seconds(value)) is not None:
+        return seconds
     try:
-        return float(value)
+        date = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    if date.tzinfo is None:  # HTTP dates are GMT
+        date = date.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, date.timestamp() - (time.time() if now is None else now))
+
+
+def _seconds(value: str | None) -> float | None:
+    """A finite, non-negative number, or None."""
+    try:
+        seconds = float(value) if value is not None else math.nan
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def backoff(attempt: int, exc: BaseException) -> float:
-    """Seconds to wait before attempt ``attempt + 1``."""
+    """Seconds to wait before attempt ``attempt + 1``: what the server asked for, capped at
+    ``MAX_WAIT``, else exponential back-off with jitter (0.5 s, 1 s, 2 s… up to 8 s, ±25 %)."""
     asked = retry_after(exc)
     if asked is not None:
         return min(asked, MAX_WAIT)
-    return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
+    return min(0.5 * 2.0 ** min(attempt, 16), 8.0) * (0.75 + random.random() / 2)
 
 
 def what_happened(exc: BaseException, host: str) -> str:

@@ -104,6 +104,33 @@ def test_rate_limit_is_retried_honouring_retry_after(established, server, capsys
     assert any("answered 429; retrying in 0 s (retry 1 of 2)" in text for text in shown)
 
 
+@pytest.mark.parametrize("value", ["garbage", "-1", "nan"])
+def test_an_unreadable_retry_after_is_retried_with_the_backoff(
+    established, server, capsys, outputs, value
+):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(Reply(status=429, headers={"Retry-After": value}))
+    result = run(established, "%%gpt\nhello")
+    assert result.success, capsys.readouterr().err
+    assert len(server.chat_requests) == 2
+    assert len(turns(established)) == 2
+    shown = [m["data"]["text/markdown"] for m in outputs.messages if "data" in m]
+    retry = [text for text in shown if "retrying" in text]
+    assert len(retry) == 1 and "answered 429; retrying in " in retry[0]
+    assert retry[0].split("retrying in ")[1].split(" s")[0] in ("0", "1")  # 0.5 s ± 25 %
+
+
+def test_connection_errors_are_retried_and_counted(established, capsys, outputs):
+    port = closed_port()
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    established.run_line_magic("config", f"GPTMagic.base_url = 'http://127.0.0.1:{port}/v1'")
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success and f"Could not reach 127.0.0.1:{port} after 2 attempts" in line
+    shown = [m["data"]["text/markdown"] for m in outputs.messages if "data" in m]
+    assert sum("could not be reached; retrying" in t and "(retry 1 of 1)" in t for t in shown) == 1
+
+
 def test_rate_limit_that_persists_is_reported_with_the_attempts(established, server, capsys):
     established.run_line_magic("config", "GPTMagic.max_retries = 1")
     server.enqueue(*[Reply(status=429, headers={"Retry-After": "0"})] * 2)
