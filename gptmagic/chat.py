@@ -233,9 +233,13 @@ class ChatCell:
         try:
             response = self.cached.replay(view, self.notes) or self.open(body, view)
         except KeyboardInterrupt:
+            view.discard()
             raise InterruptedAnswer(
                 "Interrupted before the answer started; nothing was sent to the history."
             ) from None
+        except Exception:
+            view.discard()  # the error raised is the outcome; no "Asking…" line stays behind
+            raise
         outcome, cause = "complete", ""
         try:
             for event in response:

@@ -11,7 +11,8 @@ to the frontend grow linearly with the answer, whatever its length or the token 
 
 When the answer is done, :meth:`MarkdownView.finish` replaces every streaming display with
 one final output holding the whole answer (``clear_output(wait=True)`` then ``display``), so
-a saved notebook holds exactly the final text.
+a saved notebook holds exactly the final text; when the request fails before any text,
+:meth:`MarkdownView.discard` removes the waiting line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class AnswerView(Protocol):
     def status(self, text: str) -> None: ...
     def append(self, index: int, text: str) -> None: ...
     def finish(self, bundle: dict[str, str], metadata: dict[str, Any]) -> None: ...
+    def discard(self) -> None: ...
 
 
 def paragraph_break(text: str) -> int:
@@ -126,6 +128,14 @@ class MarkdownView:
         self.updates += 1
         self.bytes_sent += sum(len(v.encode()) for v in bundle.values())
 
+    def discard(self) -> None:
+        """Remove what was shown while waiting (the request failed before any text): the
+        cell's outcome is the one-line error raised next, and a saved notebook must not hold
+        an "Asking…" or "retrying in 4 s…" line."""
+        if self._displays:
+            self._clear()
+            self._displays, self._display_id = 0, None
+
     def texts(self) -> list[str]:
         """The text received so far, one string per answer index."""
         return ["".join(parts) for _, parts in sorted(self._answers.items())]
@@ -160,6 +170,9 @@ class TextView:
                 self._out.write(f"\n[{line}]")
         self._out.write("\n")
         self._out.flush()
+
+    def discard(self) -> None:
+        """Status lines went to stderr as they came; nothing to take back."""
 
     def texts(self) -> list[str]:
         return ["".join(parts) for _, parts in sorted(self._answers.items())]

@@ -8,6 +8,8 @@ requests were made, and that the next cell still works.
 from __future__ import annotations
 
 import _thread
+import re
+import signal
 import socket
 import threading
 
@@ -311,3 +313,113 @@ def test_new_and_system_take_effect_with_the_answer(established, server):
     conversation = established.magics_manager.registry["GPTMagic"].session.conversation
     assert len(conversation.turns) == 1 and conversation.system == "Talk like a pirate."
     assert server.chat_requests[-1].body["messages"][0]["content"] == "Talk like a pirate."
+
+
+# -- what a saved notebook holds after a failure ---------------------------------------------
+TRANSIENT = ("Asking", "retrying", "Generating")
+
+
+def transient_lines(outputs) -> list[str]:
+    """Outputs a saved notebook would hold that only made sense while waiting."""
+    texts = [
+        str(o["data"].get("text/markdown", o["data"].get("text/plain", "")))
+        for o in outputs.outputs
+    ]
+    return [t for t in texts if any(word in t for word in TRANSIENT)]
+
+
+def interrupt_when_shown(outputs, text: str) -> threading.Thread:
+    """Ctrl-C (a real SIGINT to the main thread) once an output containing ``text`` is shown."""
+    shown = threading.Event()
+    publish = outputs.publish
+
+    def watching(data, *args, **kwargs):
+        publish(data, *args, **kwargs)
+        if text in str(data.get("text/markdown", "")):
+            shown.set()
+
+    outputs.publish = watching
+
+    def fire():
+        if shown.wait(20):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    thread = threading.Thread(target=fire, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_refused_request_leaves_no_waiting_line(established, server, capsys, outputs):
+    server.enqueue(Reply(status=401))
+    assert not run(established, "%%gpt\nhello").success
+    assert "401" in error_line(capsys)
+    assert transient_lines(outputs) == []
+    assert outputs.outputs == []
+
+
+def test_a_rate_limit_that_exhausts_the_retries_leaves_no_waiting_line(
+    established, server, capsys, outputs
+):
+    established.run_line_magic("config", "GPTMagic.max_retries = 2")
+    server.enqueue(*[Reply(status=429, headers={"Retry-After": "0"})] * 3)
+    assert not run(established, "%%gpt\nhello").success
+    assert "after 3 attempts" in error_line(capsys)
+    shown = [m["data"]["text/markdown"] for m in outputs.messages if "data" in m]
+    assert sum("retrying in 0 s" in text for text in shown) == 2  # they were shown…
+    assert transient_lines(outputs) == []  # …and are gone
+
+
+def test_a_connection_error_leaves_no_waiting_line(established, capsys, outputs):
+    established.run_line_magic(
+        "config", f"GPTMagic.base_url = 'http://127.0.0.1:{closed_port()}/v1'"
+    )
+    assert not run(established, "%%gpt\nhello").success
+    assert "Could not reach" in error_line(capsys)
+    assert transient_lines(outputs) == []
+
+
+def test_a_timeout_leaves_no_waiting_line(established, server, capsys, outputs):
+    established.run_line_magic("config", "GPTMagic.timeout = 0.3")
+    server.enqueue(Reply(stall=2))
+    assert not run(established, "%%gpt --no-stream\nhello").success
+    assert "within 0.3 s" in error_line(capsys)
+    assert transient_lines(outputs) == []
+
+
+def test_ctrl_c_during_the_retry_wait_leaves_no_waiting_line(established, server, capsys, outputs):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(Reply(status=429, headers={"Retry-After": "30"}))
+    watcher = interrupt_when_shown(outputs, "retrying in 30 s")
+    result = run(established, "%%gpt\nhello")
+    watcher.join(timeout=5)
+    assert not result.success and "Interrupted before the answer started" in error_line(capsys)
+    assert len(server.chat_requests) == 1  # the retry was never sent
+    assert transient_lines(outputs) == []
+    assert len(turns(established)) == 1
+
+
+def test_a_failed_image_request_leaves_only_its_outcome(established, server, capsys, outputs):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(*[Reply(endpoint="images", status=503, headers={"Retry-After": "0"})] * 2)
+    outputs.outputs.clear()  # a new cell
+    assert not run(established, "%gptimage a red fox").success
+    assert "failed with 503 after 2 attempts" in error_line(capsys)
+    assert transient_lines(outputs) == []
+    (outcome,) = [o["data"]["text/plain"] for o in outputs.outputs]
+    assert re.fullmatch(r"No image: the request failed after \d+ s\.", outcome)
+
+
+def test_ctrl_c_during_an_image_retry_wait_leaves_only_its_outcome(
+    established, server, capsys, outputs
+):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(Reply(endpoint="images", status=429, headers={"Retry-After": "30"}))
+    watcher = interrupt_when_shown(outputs, "retrying in 30 s")
+    outputs.outputs.clear()  # a new cell
+    result = run(established, "%gptimage a red fox")
+    watcher.join(timeout=5)
+    assert not result.success and "Interrupted" in error_line(capsys)
+    assert transient_lines(outputs) == []
+    assert [o["data"]["text/plain"] for o in outputs.outputs] == [
+        "Interrupted after 0 s: no image."
+    ]
