@@ -132,6 +132,48 @@ def test_unknown_model_raises_not_found(client):
     assert raised.value.code == "model_not_found"
 
 
+def test_an_unknown_path_is_openais_json_404_by_default(fake):
+    request = urllib.request.Request(
+        f"{fake.base_url}/nothing/here", method="POST", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    assert caught.value.code == 404
+    body = json.load(caught.value)
+    assert body["error"]["message"] == "Invalid URL (POST /v1/nothing/here)"
+    assert body["error"]["code"] is None
+
+
+@pytest.mark.parametrize(
+    ("style", "kind", "text"),
+    [
+        ("text", "text/plain", "404 page not found\n"),
+        ("html", "text/html", "<h1>404 Not Found</h1>"),
+    ],
+)
+def test_an_unknown_path_can_be_a_bare_servers_404(fake, style, kind, text):
+    fake.not_found = style
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{fake.url}/models", timeout=5)  # a base URL without /v1
+    assert caught.value.code == 404
+    assert caught.value.headers["content-type"].startswith(kind)
+    assert text in caught.value.read().decode()
+
+
+def test_a_server_without_images_answers_404_there_and_still_chats(fake, client):
+    fake.images = False
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.images.generate(model="gpt-image-1", prompt="a fox")
+    assert "Invalid URL (POST /v1/images/generations)" in str(caught.value)
+    assert chat(client).choices[0].message.content.startswith("Answer 1")
+    assert "gpt-image-1" in [m.id for m in client.models.list()]
+
+
+def test_an_unknown_not_found_style_is_refused():
+    with pytest.raises(ValueError, match="not_found"):
+        FakeOpenAI(not_found="xml")
+
+
 def test_strict_model_rejects_max_tokens(client):
     with pytest.raises(openai.BadRequestError) as raised:
         chat(client, model="o-strict", max_tokens=5)

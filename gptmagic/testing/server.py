@@ -440,11 +440,24 @@ class _Handler(BaseHTTPRequestHandler):
             ("GET", "/_control/requests"): self._control_requests,
             ("POST", "/_control/reset"): self._control_reset,
         }
+        if not self.fake.images:
+            del routes[("POST", "/v1/images/generations")]
         route = routes.get((self.command, path))
         if route is None:
+            return lambda _body: self._unknown_path(path)
+        return route
+
+    def _unknown_path(self, path: str) -> None:
+        """404 in the configured style: OpenAI's JSON, or a bare server's text or HTML."""
+        if self.fake.not_found == "text":  # Go's net/http (Ollama), many small servers
+            self._send(404, b"404 page not found\n", "text/plain; charset=utf-8", {})
+        elif self.fake.not_found == "html":  # nginx in front of a server
+            page = b"<html><head><title>404 Not Found</title></head><body>"
+            page += b"<center><h1>404 Not Found</h1></center><hr><center>nginx</center>"
+            self._send(404, page + b"</body></html>\n", "text/html", {})
+        else:
             message = f"Invalid URL ({self.command} {path})"
             raise _APIError(404, _error_body(message, "invalid_request_error"))
-        return route
 
     def _check_auth(self) -> None:
         sent = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -691,7 +704,12 @@ class FakeOpenAI:
 
     It stops by itself after `lifetime` seconds so that a forgotten server cannot outlive a
     test run. Requests to ``/_control/*`` are not recorded. `port` 0 picks a free port.
+    Like servers in the wild, it can lack the images endpoint (`images=False`) and answer
+    unknown paths with OpenAI's JSON, plain text or an HTML page (`not_found`); these and
+    `api_key` may also be changed while it runs.
     """
+
+    NOT_FOUND_STYLES = ("json", "text", "html")
 
     def __init__(
         self,
@@ -699,8 +717,15 @@ class FakeOpenAI:
         lifetime: float = 600.0,
         models: list[str] | None = None,
         port: int = 0,
+        *,
+        images: bool = True,
+        not_found: str = "json",
     ):
+        if not_found not in self.NOT_FOUND_STYLES:
+            raise ValueError(f"not_found must be one of {self.NOT_FOUND_STYLES}: {not_found!r}")
         self.api_key = api_key
+        self.images = images
+        self.not_found = not_found
         self.lifetime = lifetime
         self.models = list(models or DEFAULT_MODELS)
         self.requests: list[Recorded] = []
@@ -811,8 +836,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--lifetime", type=float, default=900.0)
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--no-images", action="store_true", help="serve no images endpoint")
+    parser.add_argument("--not-found", choices=FakeOpenAI.NOT_FOUND_STYLES, default="json")
     args = parser.parse_args(argv)
-    server = FakeOpenAI(api_key=args.api_key, lifetime=args.lifetime, port=args.port).start()
+    server = FakeOpenAI(
+        api_key=args.api_key,
+        lifetime=args.lifetime,
+        port=args.port,
+        images=not args.no_images,
+        not_found=args.not_found,
+    ).start()
     print(f"GPTMAGIC_TEST_SERVER {server.base_url}", flush=True)
     try:
         server.wait()
