@@ -179,14 +179,6 @@ def test_connection_refused_names_the_host(established, capsys):
     assert len(turns(established)) == 1
 
 
-def test_a_dead_proxy_is_reported_as_a_connection_failure(established, server, capsys):
-    established.run_line_magic("config", f"GPTMagic.proxy = 'http://127.0.0.1:{closed_port()}'")
-    run(established, "%%gpt\nhello")
-    line = error_line(capsys)
-    assert "Could not reach" in line and "proxy" in line
-    assert server.chat_requests == []
-
-
 def test_timeout_before_the_answer_names_the_setting(established, server, capsys):
     established.run_line_magic("config", "GPTMagic.timeout = 0.3")
     server.enqueue(Reply(stall=2))
@@ -329,20 +321,34 @@ def transient_lines(outputs) -> list[str]:
 
 
 def interrupt_when_shown(outputs, text: str) -> threading.Thread:
-    """Ctrl-C (a real SIGINT to the main thread) once an output containing ``text`` is shown."""
-    shown = threading.Event()
-    publish = outputs.publish
+    """Ctrl-C (a real SIGINT to the main thread) once an output containing ``text`` is shown.
+
+    A signal that lands just before the main thread enters ``time.sleep`` is only acted on
+    after the sleep (CPython checks for it at the next bytecode boundary), as a real Ctrl-C
+    would be in that microsecond; so the SIGINT is repeated each second until the cell has
+    shown that it stopped waiting (cleared its output, or said "Interrupted").
+    """
+    shown, stopped = threading.Event(), threading.Event()
+    publish, clear = outputs.publish, outputs.clear_output
 
     def watching(data, *args, **kwargs):
         publish(data, *args, **kwargs)
         if text in str(data.get("text/markdown", "")):
             shown.set()
+        if "Interrupted" in str(data.get("text/plain", "")):
+            stopped.set()
 
-    outputs.publish = watching
+    def clearing(*args, **kwargs):
+        clear(*args, **kwargs)
+        stopped.set()
+
+    outputs.publish, outputs.clear_output = watching, clearing
 
     def fire():
         if shown.wait(20):
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            while not stopped.is_set():
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                stopped.wait(1)
 
     thread = threading.Thread(target=fire, daemon=True)
     thread.start()
@@ -420,6 +426,5 @@ def test_ctrl_c_during_an_image_retry_wait_leaves_only_its_outcome(
     watcher.join(timeout=5)
     assert not result.success and "Interrupted" in error_line(capsys)
     assert transient_lines(outputs) == []
-    assert [o["data"]["text/plain"] for o in outputs.outputs] == [
-        "Interrupted after 0 s: no image."
-    ]
+    (outcome,) = [o["data"]["text/plain"] for o in outputs.outputs]
+    assert re.fullmatch(r"Interrupted after \d+ s: no image\.", outcome)
