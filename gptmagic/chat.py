@@ -31,7 +31,6 @@ from .errors import (
     InterruptedAnswer,
     connection_cause,
     context_too_long,
-    explain,
     redact,
 )
 from .render import answer_bundle, provenance, usage_footer
@@ -206,7 +205,7 @@ class ChatCell:
             except openai.APIError as exc:
                 adaptation = compat.adaptation_for(exc, body)
                 if adaptation is None:
-                    raise GPTMagicError(self.explain(exc)) from None
+                    raise GPTMagicError(self.explain(exc, sdk)) from None
                 self.adaptations().add(adaptation)
                 self.notes.append(
                     f"{self.request.model} {compat.EXPLANATIONS[adaptation]} "
@@ -216,13 +215,15 @@ class ChatCell:
             except Exception as exc:  # refused before sending (a header, a URL): one line
                 raise GPTMagicError(self.explain(exc)) from None
 
-    def explain(self, exc: BaseException) -> str:
-        return explain(
+    def explain(self, exc: BaseException, sdk: Any = None) -> str:
+        from .diagnosis import explain_failure
+
+        return explain_failure(
             exc,
-            host=self.endpoint.host,
+            endpoint=self.endpoint,
             model=self.request.model,
-            timeout=self.endpoint.timeout,
             secrets=known_secrets(self.session),
+            sdk=sdk,
         )
 
     def stream(self, body: dict[str, Any], view: AnswerView) -> tuple[Collected, str, str]:

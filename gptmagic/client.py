@@ -193,8 +193,12 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
     scheme, also one from ``HTTPS_PROXY``) is a one-line error. It is raised outside the
     ``except`` block, so no chained traceback keeps the SDK's frames, whose locals hold the key.
     """
+    import urllib.request
+
     key = resolve_key(session, endpoint.host)
-    cache_key = (endpoint, key)
+    # The HTTP library reads HTTP(S)_PROXY when a client is made: a %env change needs a new one.
+    environment = () if endpoint.proxy else tuple(sorted(urllib.request.getproxies().items()))
+    cache_key = (endpoint, key, environment)
     if cache_key in session.clients:
         return session.clients[cache_key]
     try:

@@ -15,7 +15,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from . import export
 from .apikey import KEY_ENV, env_key, key_and_source, known_secrets, prompt_key
 from .arguments import parse
-from .errors import GPTMagicError, explain
+from .errors import GPTMagicError
 from .render import show_markdown
 
 if TYPE_CHECKING:
@@ -88,16 +88,18 @@ def panel(magic: GPTMagic, args: Any) -> None:
 def models(magic: GPTMagic, args: Any) -> None:
     """List the models the server offers (GET /v1/models)."""
     from .client import list_models, sdk_for
+    from .diagnosis import explain_failure
 
     endpoint = magic.endpoint()
+    sdk = sdk_for(magic.session, endpoint)
     try:
-        names = list_models(sdk_for(magic.session, endpoint))
+        names = list_models(sdk)
     except GPTMagicError:
         raise
     except Exception as exc:  # the SDK's errors, and a request refused before sending
         secrets = known_secrets(magic.session)
-        text = explain(
-            exc, host=endpoint.host, model=magic.model, timeout=endpoint.timeout, secrets=secrets
+        text = explain_failure(
+            exc, endpoint=endpoint, model=magic.model, secrets=secrets, sdk=sdk, what="model list"
         )
         raise GPTMagicError(text) from None
     lines = [f"- `{n}`" + (" ← current" if n == magic.model else "") for n in names]

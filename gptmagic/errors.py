@@ -9,10 +9,12 @@ body's structured fields, never on message wording, and every text shown passes
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -118,6 +120,17 @@ def context_too_long(exc: BaseException) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What the kernel knew about a failed request beyond the exception (see diagnosis.py)."""
+
+    base_url: str = ""  # shown without user:password@
+    proxy: tuple[str, str] | None = None  # (host:port, the setting it came from)
+    placeholder_key: bool = False  # no key was set: the local-server placeholder was sent
+    models: tuple[str, ...] | None = None  # GET /models after a 404, when it answered
+    models_missing: bool = False  # GET /models answered 404 too
+
+
 def explain(
     exc: BaseException,
     *,
@@ -126,10 +139,11 @@ def explain(
     timeout: float,
     secrets: Iterable[str],
     what: str = "request",
+    facts: Facts = Facts(),
 ) -> str:
     """One line saying what went wrong and what to do about it, with ``secrets`` masked."""
     attempts = getattr(exc, "gptmagic_attempts", 1)  # set by retrying.call_with_retries
-    return redact(_explain(exc, host, model, timeout, attempts, what), secrets)
+    return redact(_explain(exc, host, model, timeout, attempts, what, facts), secrets)
 
 
 def connection_cause(exc: BaseException) -> str:
@@ -138,24 +152,23 @@ def connection_cause(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {cause}" if cause else ""
 
 
+KEY_HINT = "set OPENAI_API_KEY before starting the kernel, or run %gpt key to type one"
+
+
 def _explain(
-    exc: BaseException, host: str, model: str, timeout: float, attempts: int, what: str
+    exc: BaseException,
+    host: str,
+    model: str,
+    timeout: float,
+    attempts: int,
+    what: str,
+    facts: Facts,
 ) -> str:
     import openai
 
     retried = f" after {attempts} attempts" if attempts > 1 else ""
-    if isinstance(exc, openai.APITimeoutError):
-        return (
-            f"No answer from {host} within {timeout:g} s{retried} (timeout). "
-            f"Raise it with %config GPTMagic.timeout = {max(60, int(timeout * 2))}, or retry."
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        cause = connection_cause(exc)
-        detail = f": {cause}" if cause else ""
-        return (
-            f"Could not reach {host}{retried}{detail}. Check GPTMagic.base_url / "
-            "OPENAI_BASE_URL, your network and the proxy (GPTMagic.proxy, HTTPS_PROXY)."
-        )
+    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+        return _unreachable(exc, host, timeout, retried, facts)
     if context_too_long(exc):
         return (
             f"The prompt and the conversation history are too long for {model} at {host}: "
@@ -166,6 +179,8 @@ def _explain(
     if not isinstance(exc, openai.APIStatusError):
         return f"The {what} failed: {type(exc).__name__}: {server_message(exc)}"
     status, message = exc.status_code, server_message(exc)
+    if facts.placeholder_key and status in (400, 401, 403):
+        return _no_key(exc, host, what, facts)
     if isinstance(exc, openai.AuthenticationError):
         return (
             f"{host} rejected the API key (401). Set a valid key in the OPENAI_API_KEY "
@@ -177,10 +192,7 @@ def _explain(
             "OPENAI_ORG_ID and OPENAI_PROJECT_ID allow this model."
         )
     if isinstance(exc, openai.NotFoundError):
-        return (
-            f"Model {model!r} was not found on {host} (404). Run %gpt models to list the "
-            "models it offers; if none are listed, check that base_url ends in /v1."
-        )
+        return _not_found(exc, host, model, what, facts)
     if isinstance(exc, openai.RateLimitError):
         if error_field(exc, "code") == "insufficient_quota":
             return f"Your quota on {host} is used up (429 insufficient_quota): check billing."
@@ -194,3 +206,117 @@ def _explain(
             "The server is having trouble: try again later."
         )
     return f"{host} refused the {what} ({status}): {message}"
+
+
+def _unreachable(exc: BaseException, host: str, timeout: float, retried: str, facts: Facts) -> str:
+    """A timeout or a connection error; through a proxy, the proxy is named, not the server."""
+    import openai
+
+    from .client import http_library
+
+    cause = exc.__cause__ or exc.__context__
+    detail = f": {connection_cause(exc)}" if cause else ""
+    if facts.proxy:
+        proxy, source = facts.proxy
+        via = f"the proxy {proxy} (set by {source})"
+        http = http_library()
+        if isinstance(cause, (http.ConnectError, http.ConnectTimeout)):
+            return (
+                f"Could not connect to {via}{retried}{detail}. Start the proxy, or fix or "
+                f"unset {source}."
+            )
+        if isinstance(cause, http.ProxyError):
+            return f"{via} could not reach {host}{retried}{detail}. Check the proxy's access to it."
+        if isinstance(exc, openai.APITimeoutError):
+            return (
+                f"No answer from {host} through {via} within {timeout:g} s{retried} (timeout). "
+                f"Raise it with %config GPTMagic.timeout = {max(60, int(timeout * 2))}, or retry."
+            )
+        return f"Could not reach {host} through {via}{retried}{detail}. Check the proxy."
+    if isinstance(exc, openai.APITimeoutError):
+        return (
+            f"No answer from {host} within {timeout:g} s{retried} (timeout). "
+            f"Raise it with %config GPTMagic.timeout = {max(60, int(timeout * 2))}, or retry."
+        )
+    return (
+        f"Could not reach {host}{retried}{detail}. Check GPTMagic.base_url / "
+        "OPENAI_BASE_URL, your network and the proxy (GPTMagic.proxy, HTTPS_PROXY)."
+    )
+
+
+def _no_key(exc: Any, host: str, what: str, facts: Facts) -> str:
+    """A refusal after the placeholder key was sent: the server wants a key and none is set."""
+    status, message = exc.status_code, server_message(exc)
+    if status == 401:
+        return (
+            f"{host} wants an API key (401) and none is set (gptmagic sent a placeholder, "
+            f"which local servers without a key accept): {KEY_HINT}."
+        )
+    if status == 400 and (error_field(exc, "param") or "None") != "None":
+        return f"{host} refused the {what} (400): {message}"  # a parameter, not the key
+    return (
+        f"{host} refused the {what} ({status}): {message} No API key is set, so gptmagic "
+        f"sent a placeholder; if this server needs a key (LiteLLM with a master key, vLLM "
+        f"--api-key), {KEY_HINT}."
+    )
+
+
+def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
+    """A 404: an unknown model, or a path the server does not have (base URL, endpoint).
+
+    The body's structured fields say "model" when they can; otherwise the model list the
+    kernel fetched after the 404 tells the two apart.
+    """
+    path = f"{exc.request.method} {exc.request.url.path}"
+    detail = _short_message(exc)
+    said = f"; {detail}" if detail else ""
+    base = facts.base_url or "GPTMagic.base_url"
+    v1 = (
+        f" Most servers want it to end in /v1 (try {base.rstrip('/')}/v1)."
+        if facts.base_url and not facts.base_url.rstrip("/").endswith("/v1")
+        else ""
+    )
+    if what == "model list":
+        return (
+            f"{host} has no model list at {path} (404{said}): check GPTMagic.base_url ({base}).{v1}"
+        )
+    says_model = (
+        error_field(exc, "code") == "model_not_found" or error_field(exc, "param") == "model"
+    )
+    listed = facts.models is not None and model in facts.models
+    if listed:
+        if says_model:  # a gateway lists it, its backend does not have it
+            return (
+                f"{host} lists {model!r} but answered that it was not found (404{said}): the "
+                "server behind it (a gateway's backend) does not serve it; check its "
+                "configuration, or pick another model (%gpt models)."
+            )
+        return (
+            f"{host} offers {model!r} but has no {path} (404{said}): this server (or the "
+            f"backend behind a gateway) does not offer that endpoint; check GPTMagic.base_url "
+            f"({base}) or use a server that does."
+        )
+    if says_model or facts.models is not None:
+        close = difflib.get_close_matches(model, facts.models or (), n=3, cutoff=0.6)
+        nearby = f" Close names: {', '.join(close)}." if close else ""
+        return (
+            f"Model {model!r} was not found on {host} (404).{nearby} Run %gpt models to list "
+            "the models it offers."
+        )
+    if facts.models_missing:
+        return (
+            f"{host} has no {path} and no model list (404{said}): GPTMagic.base_url ({base}) "
+            f"looks wrong.{v1}"
+        )
+    return (
+        f"{host} answered 404 for {path}{': ' + detail if detail else ''}. Either model {model!r} "
+        f"is unknown there (%gpt models lists them) or GPTMagic.base_url ({base}) is wrong.{v1}"
+    )
+
+
+def _short_message(exc: BaseException) -> str:
+    """The server's message when it is a short line of text (not an HTML page), else ""."""
+    text = server_message(exc).strip()
+    if text.startswith(("<", "Error code: ")) or "\n" in text or len(text) > 160:
+        return ""  # markup, or the SDK's own wording (the body said nothing)
+    return text

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from . import cache, files
 from .apikey import known_secrets
 from .client import sdk_for, transport_errors
-from .errors import GPTMagicError, InterruptedAnswer, error_field, explain, redact, server_message
+from .errors import GPTMagicError, InterruptedAnswer, error_field, redact, server_message
 from .progress import Output, Progress, in_notebook
 from .render import provenance
 from .retrying import call_with_retries
@@ -277,7 +277,7 @@ class ImageCell:
                 host=self.endpoint.host,
             )
         except Exception as exc:  # the SDK's errors, and a request refused before sending
-            raise GPTMagicError(self.explain(exc)) from None
+            raise GPTMagicError(self.explain(exc, sdk)) from None
         if r.partial:
             return self.read_stream(response, progress)
         return self.read_images(sdk, response, progress)
@@ -361,9 +361,11 @@ class ImageCell:
             )
         return Picture(data, *found, revised_prompt=revised or None)
 
-    def explain(self, exc: BaseException) -> str:
+    def explain(self, exc: BaseException, sdk: Any = None) -> str:
         """One line; a content-policy refusal shows the server's own reason."""
         import openai
+
+        from .diagnosis import explain_failure
 
         host = self.endpoint.host
         if (
@@ -375,12 +377,12 @@ class ImageCell:
                 "Rephrase the prompt and run the cell again."
             )
         else:
-            text = explain(
+            text = explain_failure(
                 exc,
-                host=host,
+                endpoint=self.endpoint,
                 model=self.request.model,
-                timeout=self.endpoint.timeout,
                 secrets=known_secrets(self.session),
+                sdk=sdk,
                 what="image request",
             )
         return redact(text, known_secrets(self.session))

@@ -24,9 +24,9 @@ def request():
     return http_library().Request("POST", URL)
 
 
-def status_error(status: int, headers: dict[str, str] | None = None, body=None):
+def status_error(status: int, headers: dict[str, str] | None = None, body=None, cls=None):
     response = http_library().Response(status, headers=headers or {}, request=request())
-    return openai.APIStatusError(f"HTTP {status}", response=response, body=body)
+    return (cls or openai.APIStatusError)(f"HTTP {status}", response=response, body=body)
 
 
 def asked(**headers: str) -> float | None:

@@ -1,0 +1,124 @@
+"""What the kernel knows about a failed request beyond the exception, for its one-line error.
+
+:func:`errors.explain` words the message; the facts it needs from outside the exception are
+gathered here: the proxy the request went through and where that setting came from, whether
+the placeholder key was sent (no key was set), and after a 404 whether the server lists the
+model (one bounded ``GET /models``, with the key already in use: it never prompts). Gathering
+facts never raises: a failed probe only makes the message less specific.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .apikey import PLACEHOLDER
+from .client import Endpoint, http_library
+from .errors import Facts, explain
+
+PROBE_TIMEOUT = 10.0  # seconds, at most: the probe only refines a message
+
+
+def explain_failure(
+    exc: BaseException,
+    *,
+    endpoint: Endpoint,
+    model: str,
+    secrets: Iterable[Any],
+    sdk: Any = None,
+    what: str = "request",
+) -> str:
+    """:func:`errors.explain` for ``exc``, told what only the kernel knows."""
+    import openai
+
+    facts = Facts(
+        base_url=display_url(endpoint.base_url),
+        proxy=proxy_in_use(endpoint),
+        placeholder_key=getattr(sdk, "api_key", None) == PLACEHOLDER,
+    )
+    if isinstance(exc, openai.NotFoundError) and what != "model list" and sdk is not None:
+        facts = probe_models(sdk, endpoint.timeout, facts)
+    return explain(
+        exc,
+        host=endpoint.host,
+        model=model,
+        timeout=endpoint.timeout,
+        secrets=secrets,
+        what=what,
+        facts=facts,
+    )
+
+
+def display_url(url: str) -> str:
+    """``url`` without ``user:password@``, query or fragment: safe to show."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url.split("@")[-1]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def proxy_address(url: str) -> str:
+    """``host:port`` of a proxy URL (never its ``user:password@``)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def proxy_in_use(endpoint: Endpoint) -> tuple[str, str] | None:
+    """The proxy requests to ``endpoint`` go through, and the setting that chose it.
+
+    ``GPTMagic.proxy`` first; else the environment exactly as the SDK's HTTP library reads it
+    (``https_proxy``/``HTTPS_PROXY`` for https, ``http_proxy``/``HTTP_PROXY`` for http, then
+    ``all_proxy``/``ALL_PROXY``; lowercase wins; ``NO_PROXY`` exempts hosts).
+    """
+    if endpoint.proxy:
+        return proxy_address(endpoint.proxy), "GPTMagic.proxy"
+    try:
+        http = http_library()
+        url = http.URL(endpoint.base_url)
+        mounts = {
+            http._utils.URLPattern(key): value
+            for key, value in http._utils.get_environment_proxies().items()
+        }
+        for pattern, proxy in sorted(mounts.items()):  # the library's own precedence
+            if pattern.matches(url):
+                if proxy is None:
+                    return None
+                return proxy_address(proxy), proxy_variable(pattern.pattern.split(":")[0])
+    except Exception:  # a private helper moved in another version: say less, never fail
+        return None
+    return None
+
+
+def proxy_variable(scheme: str) -> str:
+    """The environment variable urllib (and so httpx) took the ``scheme`` proxy from."""
+    names = [
+        name for name, value in os.environ.items() if value and name.lower() == f"{scheme}_proxy"
+    ]
+    lowercase = [name for name in names if name.endswith("_proxy")]  # urllib prefers these
+    return (lowercase or names or ["the system's proxy settings"])[0]
+
+
+def probe_models(sdk: Any, timeout: float, facts: Facts) -> Facts:
+    """``facts`` plus what ``GET /models`` says: the list, or that it is missing too."""
+    import dataclasses
+
+    import openai
+
+    try:
+        quick = sdk.with_options(timeout=min(timeout, PROBE_TIMEOUT), max_retries=0)
+        names = tuple(str(model.id) for model in quick.models.list().data)
+    except openai.NotFoundError:
+        return dataclasses.replace(facts, models_missing=True)
+    except Exception:  # refused, unreachable, or not a model list: no more facts
+        return facts
+    return dataclasses.replace(facts, models=names)

@@ -1,0 +1,182 @@
+"""Errors that need a second look: which 404 it was, and a refusal after no key was set.
+
+A 404 is an unknown model or a path the server does not have (a base URL without /v1, a
+server without an images endpoint, a gateway whose backend lacks the model); the body's
+structured fields and one ``GET /models`` tell them apart. A local server that wants a key
+gets the placeholder when none is set, and its refusal must say so.
+"""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from gptmagic.errors import Facts, explain
+from gptmagic.testing.server import Reply
+from tests.conftest import KEY, run
+from tests.test_reliability import error_line
+from tests.test_retrying import status_error
+
+
+def paths(server) -> list[str]:
+    return [f"{r.method} {r.path}" for r in server.requests]
+
+
+# -- 404: an unknown model ----------------------------------------------------------------------
+def test_an_unknown_model_is_named_with_close_names(shell, server, capsys):
+    assert not run(shell, "%%gpt -m gpt-4o-mni\nhello").success
+    line = error_line(capsys)
+    assert line == (
+        f"UsageError: Model 'gpt-4o-mni' was not found on {server.url.removeprefix('http://')} "
+        "(404). Close names: gpt-4o-mini, gpt-4o. Run %gpt models to list the models it offers."
+    )
+    assert paths(server) == ["POST /v1/chat/completions", "GET /v1/models"]
+
+
+def test_an_unknown_model_far_from_any_name_gets_no_suggestion(shell, server, capsys):
+    run(shell, "%%gpt -m no-such-model\nhello")
+    line = error_line(capsys)
+    assert "Model 'no-such-model' was not found" in line and "Close names" not in line
+
+
+def test_an_unknown_image_model_is_named(shell, server, capsys):
+    run(shell, "%gptimage -m dall-e-4 a red fox")
+    line = error_line(capsys)
+    assert "Model 'dall-e-4' was not found" in line and "Close names: dall-e-3." in line
+
+
+# -- 404: a path the server does not have ----------------------------------------------------
+def without_v1(shell, server, capsys, style: str, cell: str) -> str:
+    """Run ``cell`` with the base URL missing its /v1 (404s in ``style``): the error line."""
+    server.not_found = style
+    run(shell, f"%config GPTMagic.base_url = '{server.url}'")
+    assert not run(shell, cell).success
+    return error_line(capsys)
+
+
+@pytest.mark.parametrize("style", ["json", "text", "html"])
+def test_a_base_url_without_v1_is_told_apart_from_an_unknown_model(shell, server, capsys, style):
+    line = without_v1(shell, server, capsys, style, "%%gpt\nhello")
+    assert "was not found" not in line and "%gpt models" not in line
+    assert "has no POST /chat/completions and no model list (404" in line
+    assert f"GPTMagic.base_url ({server.url}) looks wrong" in line
+    assert f"(try {server.url}/v1)" in line
+    assert "<" not in line  # no HTML in the one line
+    assert paths(server) == ["POST /chat/completions", "GET /models"]
+
+
+def test_a_server_without_an_images_endpoint_says_so(shell, server, capsys):
+    server.images = False
+    assert not run(shell, "%gptimage a red fox").success
+    line = error_line(capsys)
+    host = server.url.removeprefix("http://")
+    assert line.startswith(
+        f"UsageError: {host} offers 'gpt-image-1' but has no POST /v1/images/generations (404"
+    )
+    assert "was not found" not in line
+    assert paths(server) == ["POST /v1/images/generations", "GET /v1/models"]
+
+
+def test_a_listed_model_that_404s_points_at_the_gateway(shell, server, capsys):
+    server.enqueue(Reply(status=404))  # a gateway relaying its backend's plain 404
+    run(shell, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert "offers 'gpt-4o-mini' but has no POST /v1/chat/completions (404" in line
+    assert "backend behind a gateway" in line and "UsageError: Model" not in line
+
+
+def test_a_listed_model_its_backend_does_not_know_points_at_the_gateway(shell, server, capsys):
+    body = {
+        "error": {"message": "The model `gpt-4o-mini` does not exist", "code": "model_not_found"}
+    }
+    server.enqueue(Reply(status=404, error=body))
+    run(shell, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert "lists 'gpt-4o-mini' but answered that it was not found (404" in line
+    assert "a gateway's backend" in line
+
+
+@pytest.mark.parametrize("style", ["json", "text"])
+def test_models_with_a_wrong_base_url_says_what_to_fix(shell, server, capsys, style):
+    line = without_v1(shell, server, capsys, style, "%gpt models")
+    assert "%gpt models" not in line and "was not found" not in line
+    assert "has no model list at GET /models (404" in line
+    assert f"(try {server.url}/v1)" in line
+    assert paths(server) == ["GET /models"]  # no probe: this was the probe
+
+
+def test_a_404_that_cannot_be_told_apart_names_both_causes():
+    exc = status_error(404, body={"message": "Not Found"}, cls=openai.NotFoundError)
+    facts = Facts(base_url="http://h:1/api")  # the model list could not be fetched
+    line = explain(exc, host="h:1", model="m", timeout=5, secrets=[], facts=facts)
+    assert line == (
+        "h:1 answered 404 for POST /v1/chat/completions: Not Found. Either model 'm' is unknown "
+        "there (%gpt models lists them) or GPTMagic.base_url (http://h:1/api) is wrong. Most "
+        "servers want it to end in /v1 (try http://h:1/api/v1)."
+    )
+
+
+def test_a_404_naming_the_model_field_is_an_unknown_model():
+    body = {"message": "unknown", "param": "model", "code": 404}  # vLLM's shape
+    exc = status_error(404, body=body, cls=openai.NotFoundError)
+    line = explain(exc, host="h", model="m", timeout=5, secrets=[])
+    assert line.startswith("Model 'm' was not found on h (404).")
+
+
+# -- a refusal after the placeholder key -----------------------------------------------------
+@pytest.fixture
+def no_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+
+
+def test_a_local_server_that_wants_a_key_says_none_is_set(shell, server, capsys, no_key):
+    assert not run(shell, "%%gpt\nhello").success
+    line = error_line(capsys)
+    host = server.url.removeprefix("http://")
+    assert line.startswith(f"UsageError: {host} wants an API key (401) and none is set")
+    assert "set OPENAI_API_KEY before starting the kernel, or run %gpt key" in line
+    assert server.chat_requests[0].headers["authorization"] == "Bearer no-key-needed"
+
+
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_key_refusal_in_other_words_says_none_is_set(shell, server, capsys, no_key, status):
+    server.api_key = None
+    body = {"error": {"message": "No connected db.", "type": "no_db_connection", "param": "None"}}
+    server.enqueue(Reply(status=status, error=body))  # LiteLLM with a master key, no database
+    run(shell, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert f"refused the request ({status}): No connected db. No API key is set" in line
+    assert "or run %gpt key" in line
+
+
+def test_a_bad_parameter_after_the_placeholder_is_not_blamed_on_the_key(
+    shell, server, capsys, no_key
+):
+    server.api_key = None
+    body = {"error": {"message": "messages is too long", "param": "messages"}}
+    server.enqueue(Reply(status=400, error=body))
+    run(shell, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert "refused the request (400): messages is too long" in line and "key" not in line
+
+
+def test_a_real_key_refused_is_not_called_missing(shell, server, capsys):
+    server.enqueue(Reply(status=401))
+    run(shell, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert "rejected the API key (401)" in line and "none is set" not in line
+    assert KEY not in line
+
+
+def test_models_from_a_local_server_that_wants_a_key_says_none_is_set(
+    shell, server, capsys, no_key
+):
+    assert not run(shell, "%gpt models").success
+    assert "wants an API key (401) and none is set" in error_line(capsys)
+
+
+def test_a_failed_image_request_after_the_placeholder_says_none_is_set(
+    shell, server, capsys, no_key
+):
+    run(shell, "%gptimage a red fox")
+    assert "wants an API key (401) and none is set" in error_line(capsys)
