@@ -270,16 +270,12 @@ def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
     path = f"{exc.request.method} {exc.request.url.path}"
     detail = _short_message(exc)
     said = f"; {detail}" if detail else ""
-    base = facts.base_url or "GPTMagic.base_url"
-    v1 = (
-        f" Most servers want it to end in /v1 (try {base.rstrip('/')}/v1)."
-        if facts.base_url and not facts.base_url.rstrip("/").endswith("/v1")
-        else ""
-    )
+    url = facts.base_url.rstrip("/")
+    base = f"GPTMagic.base_url ({url})" if url else "GPTMagic.base_url"
+    wants_v1 = url and not url.endswith("/v1")
+    v1 = f" Most servers want it to end in /v1 (try {url}/v1)." if wants_v1 else ""
     if what == "model list":
-        return (
-            f"{host} has no model list at {path} (404{said}): check GPTMagic.base_url ({base}).{v1}"
-        )
+        return f"{host} has no model list at {path} (404{said}): check {base}.{v1}"
     says_model = (
         error_field(exc, "code") == "model_not_found" or error_field(exc, "param") == "model"
     )
@@ -293,8 +289,8 @@ def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
             )
         return (
             f"{host} offers {model!r} but has no {path} (404{said}): this server (or the "
-            f"backend behind a gateway) does not offer that endpoint; check GPTMagic.base_url "
-            f"({base}) or use a server that does."
+            f"backend behind a gateway) does not offer that endpoint; check {base} "
+            "or use a server that does."
         )
     if says_model or facts.models is not None:
         close = difflib.get_close_matches(model, facts.models or (), n=3, cutoff=0.6)
@@ -304,13 +300,10 @@ def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
             "the models it offers."
         )
     if facts.models_missing:
-        return (
-            f"{host} has no {path} and no model list (404{said}): GPTMagic.base_url ({base}) "
-            f"looks wrong.{v1}"
-        )
+        return f"{host} has no {path} and no model list (404{said}): {base} looks wrong.{v1}"
     return (
         f"{host} answered 404 for {path}{': ' + detail if detail else ''}. Either model {model!r} "
-        f"is unknown there (%gpt models lists them) or GPTMagic.base_url ({base}) is wrong.{v1}"
+        f"is unknown there (%gpt models lists them) or {base} is wrong.{v1}"
     )
 
 

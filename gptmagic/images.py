@@ -251,7 +251,6 @@ class ImageCell:
         if usage is not None:
             status = "replayed" if self.cached.hit else "complete"  # a replay is not billed
             session.usage.add(UsageRecord("image", r.model, usage, status=status))
-        self.cached.store(cache.image_answer(pictures, usage))
         save_error = self.save(pictures)
         count = f"{len(pictures)} image{'s' if len(pictures) > 1 else ''}"
         summary = f"Generated {count} with {r.model} in {progress.elapsed:.0f} s."
@@ -259,8 +258,13 @@ class ImageCell:
         if r.out:
             data = [p.data for p in pictures]
             self.magic.shell.user_ns[r.out] = data[0] if r.n == 1 else data
-        if save_error:
-            raise GPTMagicError(save_error)
+        problems = [save_error] if save_error else []
+        try:  # after the images are shown, as for chat: a full disk must not hide them
+            self.cached.store(cache.image_answer(pictures, usage))
+        except GPTMagicError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise GPTMagicError(" ".join(problems))
 
     # -- asking ----------------------------------------------------------------------------
     def generate(self, sdk: Any, progress: Progress) -> tuple[list[Picture], Usage | None]:

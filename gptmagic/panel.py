@@ -30,7 +30,7 @@ from traitlets import Float, TraitError, Unicode, link, observe
 
 from .apikey import known_key, known_secrets
 from .client import Endpoint
-from .errors import GPTMagicError, explain
+from .errors import GPTMagicError
 from .usage import UsageLedger
 
 if TYPE_CHECKING:
@@ -176,21 +176,20 @@ class OptionalSlider(widgets.HBox):
 def server_models(session: KernelSession, endpoint: Endpoint, model: str) -> tuple[list[str], str]:
     """The server's model names and a note for the panel; never prompts, never raises."""
     from .client import list_models, sdk_for
+    from .diagnosis import explain_failure
 
     if known_key(session, endpoint.host) is None:
         return [], "no API key yet (%gpt key): type a model name"
+    sdk = None
     try:
-        names = list_models(sdk_for(session, endpoint))
+        sdk = sdk_for(session, endpoint)
+        names = list_models(sdk)
     except GPTMagicError as exc:  # e.g. a proxy that cannot be set up
         return [], f"models not listed: {exc}"
     except Exception as exc:  # the SDK's errors, and a request refused before sending
-        reason = explain(
-            exc,
-            host=endpoint.host,
-            model=model,
-            timeout=endpoint.timeout,
-            secrets=known_secrets(session),
-            what="model list",
+        secrets = known_secrets(session)
+        reason = explain_failure(
+            exc, endpoint=endpoint, model=model, secrets=secrets, sdk=sdk, what="model list"
         )
         return [], f"models not listed: {reason}"
     return names, f"{len(names)} model(s) at {endpoint.host}"

@@ -226,6 +226,20 @@ def test_unreachable_server_keeps_the_configured_model_and_says_why(kernel_shell
     assert "models not listed: Could not reach 127.0.0.1:9" in panel.model.note.value
 
 
+def test_a_local_server_that_wants_a_key_says_none_is_set(kernel_shell, server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")  # a local address: the placeholder key is sent
+    panel = show(kernel_shell)
+    assert panel.model.dropdown.options == ("gpt-4o-mini",)
+    assert "wants an API key (401) and none is set" in panel.model.note.value
+
+
+def test_a_base_url_without_v1_is_named_in_the_panel(kernel_shell, server):
+    run(kernel_shell, f"%config GPTMagic.base_url = '{server.url}'")
+    panel = show(kernel_shell)
+    assert f"check GPTMagic.base_url ({server.url})" in panel.model.note.value
+    assert f"(try {server.url}/v1)" in panel.model.note.value
+
+
 def test_without_a_key_the_list_is_skipped_instead_of_prompting(kernel_shell, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setattr("getpass.getpass", lambda *a, **k: pytest.fail("prompted for a key"))

@@ -15,6 +15,7 @@ import threading
 
 import pytest
 
+from gptmagic import cache
 from gptmagic.testing.server import Reply
 from tests.conftest import KEY, run
 
@@ -404,6 +405,15 @@ def test_ctrl_c_during_the_retry_wait_leaves_no_waiting_line(established, server
     assert len(turns(established)) == 1
 
 
+def test_a_missing_key_leaves_no_waiting_line(shell, outputs, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: (_ for _ in ()).throw(EOFError()))
+    run(shell, "%config GPTMagic.base_url = 'https://api.example.invalid/v1'")
+    assert not run(shell, "%%gpt\nhello").success
+    assert "No API key" in error_line(capsys)
+    assert transient_lines(outputs) == [] and outputs.outputs == []
+
+
 def test_a_failed_image_request_leaves_only_its_outcome(established, server, capsys, outputs):
     established.run_line_magic("config", "GPTMagic.max_retries = 1")
     server.enqueue(*[Reply(endpoint="images", status=503, headers={"Retry-After": "0"})] * 2)
@@ -428,3 +438,19 @@ def test_ctrl_c_during_an_image_retry_wait_leaves_only_its_outcome(
     assert transient_lines(outputs) == []
     (outcome,) = [o["data"]["text/plain"] for o in outputs.outputs]
     assert re.fullmatch(r"Interrupted after \d+ s: no image\.", outcome)
+
+
+def test_an_image_that_cannot_be_recorded_is_shown_and_stops_waiting(
+    shell, outputs, tmp_path, monkeypatch, capsys
+):
+    def disk_full(self, line):
+        raise OSError(28, "No space left on device")
+
+    run(shell, f"%config GPTMagic.cache = {str(tmp_path / 'answers.jsonl')!r}")
+    monkeypatch.setattr(cache.CacheFile, "append", disk_full)
+    assert not run(shell, "%gptimage -o fox a red fox").success
+    assert "The answer is shown but could not be recorded" in error_line(capsys)
+    assert transient_lines(outputs) == []
+    assert [next(iter(o["data"])) for o in outputs.outputs] == ["image/png", "text/markdown"]
+    assert shell.user_ns["fox"].startswith(b"\x89PNG")
+    assert "gptmagic-progress" not in [t.name for t in threading.enumerate()]
