@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import html
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -83,7 +84,16 @@ def secret_forms(secret: Any) -> set[str]:
 
 
 def server_message(exc: BaseException) -> str:
-    """The human message a server put in its error body (OpenAI, vLLM or plain shapes)."""
+    """The human message a server put in its error body (OpenAI, vLLM or plain shapes), as
+    one line of at most 300 characters; an HTML error page gives its title."""
+    text = _body_message(exc).strip()
+    if text.startswith("<"):
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        text = html.unescape(title.group(1)) if title else ""
+    return " ".join(text.split())[:300]
+
+
+def _body_message(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -94,7 +104,7 @@ def server_message(exc: BaseException) -> str:
         if isinstance(body.get("detail"), str):
             return body["detail"]
     if isinstance(body, str) and body.strip():
-        return body.strip()[:300]
+        return body
     return getattr(exc, "message", "") or str(exc)
 
 
@@ -193,6 +203,13 @@ def _explain(
         )
     if isinstance(exc, openai.NotFoundError):
         return _not_found(exc, host, model, what, facts)
+    if status in (405, 501):  # a web server, not an OpenAI-compatible API, at base_url
+        base, v1 = _base_url_hint(facts)
+        said = f"; {detail}" if (detail := _short_message(exc)) else ""
+        return (
+            f"{host} does not accept {_request_line(exc)} ({status}{said}): this is not an "
+            f"OpenAI-compatible API; check {base}.{v1}"
+        )
     if isinstance(exc, openai.RateLimitError):
         if error_field(exc, "code") == "insufficient_quota":
             return f"Your quota on {host} is used up (429 insufficient_quota): check billing."
@@ -267,13 +284,10 @@ def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
     The body's structured fields say "model" when they can; otherwise the model list the
     kernel fetched after the 404 tells the two apart.
     """
-    path = f"{exc.request.method} {exc.request.url.path}"
+    path = _request_line(exc)
     detail = _short_message(exc)
     said = f"; {detail}" if detail else ""
-    url = facts.base_url.rstrip("/")
-    base = f"GPTMagic.base_url ({url})" if url else "GPTMagic.base_url"
-    wants_v1 = url and not url.endswith("/v1")
-    v1 = f" Most servers want it to end in /v1 (try {url}/v1)." if wants_v1 else ""
+    base, v1 = _base_url_hint(facts)
     if what == "model list":
         return f"{host} has no model list at {path} (404{said}): check {base}.{v1}"
     says_model = (
@@ -305,6 +319,19 @@ def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
         f"{host} answered 404 for {path}{': ' + detail if detail else ''}. Either model {model!r} "
         f"is unknown there (%gpt models lists them) or {base} is wrong.{v1}"
     )
+
+
+def _request_line(exc: Any) -> str:
+    """``POST /v1/chat/completions``: what was asked for (the path only, never a host)."""
+    return f"{exc.request.method} {exc.request.url.path}"
+
+
+def _base_url_hint(facts: Facts) -> tuple[str, str]:
+    """``GPTMagic.base_url (URL)``, and a hint to add /v1 when the URL lacks it."""
+    url = facts.base_url.rstrip("/")
+    base = f"GPTMagic.base_url ({url})" if url else "GPTMagic.base_url"
+    wants_v1 = url and not url.endswith("/v1")
+    return base, f" Most servers want it to end in /v1 (try {url}/v1)." if wants_v1 else ""
 
 
 def _short_message(exc: BaseException) -> str:

@@ -19,13 +19,15 @@ from .errors import error_field
 
 T = TypeVar("T")
 
-RETRY_STATUSES = {408, 409, 429}  # and every 5xx
+RETRY_STATUSES = {408, 409, 429}  # and 5xx, but for these two:
+NEVER_RETRY = {501, 505}  # Not Implemented, HTTP Version Not Supported: the same again
 MAX_WAIT = 60.0  # seconds: the longest wait, whatever Retry-After asks for
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Connection errors, timeouts, 408/409/429 and 5xx, as the SDK's own retries decide;
-    an explicit ``x-should-retry`` header wins, and a used-up quota is never retried."""
+    """Connection errors, timeouts, 408/409/429 and 5xx but 501/505, much as the SDK's own
+    retries decide; an explicit ``x-should-retry`` header wins, and a used-up quota is never
+    retried."""
     import openai
 
     if isinstance(exc, openai.APIConnectionError):
@@ -37,7 +39,8 @@ def is_retryable(exc: BaseException) -> bool:
     should = exc.response.headers.get("x-should-retry", "").strip().lower()
     if should in ("true", "false"):
         return should == "true"
-    return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
+    status = exc.status_code
+    return status in RETRY_STATUSES or (status >= 500 and status not in NEVER_RETRY)
 
 
 def retry_after(exc: BaseException, now: float | None = None) -> float | None:

@@ -123,6 +123,45 @@ def test_a_404_naming_the_model_field_is_an_unknown_model():
     assert line.startswith("Model 'm' was not found on h (404).")
 
 
+# -- a web server, not an API, at the base URL -------------------------------------------------
+PAGE = """<!DOCTYPE HTML>
+<html lang="en">
+    <head><title>Error response</title></head>
+    <body><h1>Error response</h1><p>Message: Unsupported method ('POST').</p></body>
+</html>
+"""
+
+
+@pytest.mark.parametrize("status", [405, 501])
+def test_a_web_server_at_the_base_url_is_named_in_one_line(shell, server, capsys, status):
+    shell.run_line_magic("config", "GPTMagic.max_retries = 2")
+    server.enqueue(Reply(status=status, error=PAGE))
+    assert not run(shell, "%%gpt\nhello").success
+    line = error_line(capsys)
+    assert line == (
+        f"UsageError: {server.url.removeprefix('http://')} does not accept POST "
+        f"/v1/chat/completions ({status}; Error response): this is not an OpenAI-compatible "
+        f"API; check GPTMagic.base_url ({server.base_url})."
+    )
+    assert len(server.chat_requests) == 1  # not retried: the same again cannot help
+
+
+def test_an_html_error_page_is_one_line_its_title(shell, server, capsys):
+    page = "<html><head><title>502 Bad Gateway</title></head>\n<body>nginx</body></html>"
+    server.enqueue(Reply(status=502, error=page))
+    run(shell, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert "failed with 502: 502 Bad Gateway The server is having trouble" in line
+    assert "<" not in line and "nginx" not in line
+
+
+def test_a_message_over_several_lines_is_shown_on_one(shell, server, capsys):
+    body = {"error": {"message": "Bad input:\n  messages[0]\n  is empty", "param": "messages"}}
+    server.enqueue(Reply(status=400, error=body))
+    run(shell, "%%gpt\nhello")
+    assert error_line(capsys).endswith("refused the request (400): Bad input: messages[0] is empty")
+
+
 # -- a refusal after the placeholder key -----------------------------------------------------
 @pytest.fixture
 def no_key(monkeypatch):

@@ -118,7 +118,7 @@ def test_these_statuses_are_retried(status):
     assert is_retryable(status_error(status))
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422, 501, 505])
 def test_these_statuses_are_not_retried(status):
     assert not is_retryable(status_error(status))
 

@@ -57,7 +57,8 @@ class Reply:
     The answer is `text`, else `tokens` lorem tokens, else the default answer. Faults count
     content chunks. Streams honour every field; a non-streamed reply honours only `stall`
     (a delay) and `drop_after` (the connection closes without a response). A `status` other
-    than 200 sends `error` (the whole JSON body; default OpenAI-style) with `headers`. For
+    than 200 sends `error` (the whole JSON body, default OpenAI-style; a string is sent as an
+    HTML or text page, as proxies and web servers do) with `headers`. For
     images, the request's ``response_format`` wins over `image_format`.
 
     `raw_chunks` replaces a streamed chat answer with exactly these SSE payloads, each sent
@@ -70,7 +71,7 @@ class Reply:
     tokens: int | None = None
     chunk_delay: float = 0.0
     status: int = 200
-    error: dict[str, Any] | None = None
+    error: dict[str, Any] | str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     usage: str = "auto"
     ping: bool = False
@@ -120,7 +121,9 @@ class Recorded:
 class _APIError(Exception):
     """An HTTP error answer: raised anywhere in a handler, sent by the dispatcher."""
 
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None
+    ):
         super().__init__(status)
         self.status, self.body, self.headers = status, body, headers or {}
 
@@ -418,7 +421,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._check_auth()
             self._route(path)(body)
         except _APIError as err:
-            self._send_json(err.status, err.body, err.headers)
+            if isinstance(err.body, str):  # a proxy's or web server's page, not JSON
+                kind = "text/html" if err.body.lstrip().startswith("<") else "text/plain"
+                self._send(err.status, err.body.encode(), kind, err.headers)
+            else:
+                self._send_json(err.status, err.body, err.headers)
         except (_Drop, ConnectionError, TimeoutError):
             self.close_connection = True
 
