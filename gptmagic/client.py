@@ -276,13 +276,28 @@ def completion_events(completion: Any, n: int = 1) -> list[Event]:
     return events
 
 
+def parsed(raw: Any) -> Any:
+    """What the SDK makes of a ``with_raw_response`` answer, unless it is a web page.
+
+    A web server, a single-page app or a login portal at the base URL answers 200 with HTML;
+    the SDK would hand back a ``str`` (or fail inside) and the cell would end in a traceback.
+    """
+    import openai
+
+    if raw.headers.get("content-type", "").startswith("text/html"):
+        raw.http_response.close()
+        raise openai.APIResponseValidationError(
+            raw.http_response, None, message="a web page (text/html), not the API's JSON"
+        )
+    return raw.parse()
+
+
 def open_chat(sdk: Any, body: dict[str, Any]) -> ChatStream | list[Event]:
     """Send a chat request; a stream for ``stream=True`` bodies, else all events at once."""
     n = body.get("n") or 1
-    if body.get("stream"):
-        return ChatStream(sdk.chat.completions.create(**body), n)
-    return completion_events(sdk.chat.completions.create(**body), n)
+    answer = parsed(sdk.chat.completions.with_raw_response.create(**body))
+    return ChatStream(answer, n) if body.get("stream") else completion_events(answer, n)
 
 
 def list_models(sdk: Any) -> list[str]:
-    return sorted(model.id for model in sdk.models.list())
+    return sorted(model.id for model in parsed(sdk.models.with_raw_response.list()))

@@ -186,6 +186,12 @@ def _explain(
             "--new) starts a fresh conversation, --no-history sends only this prompt, and a "
             "lower GPTMagic.history_max_tokens sends fewer old turns."
         )
+    if isinstance(exc, openai.APIResponseValidationError):
+        base, v1 = _base_url_hint(facts)
+        return (
+            f"{host} answered {_request_line(exc)} with {exc.message}: this is not an "
+            f"OpenAI-compatible API (a web server or a login page?); check {base}.{v1}"
+        )
     if not isinstance(exc, openai.APIStatusError):
         return f"The {what} failed: {type(exc).__name__}: {server_message(exc)}"
     status, message = exc.status_code, server_message(exc)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import inspect
 import itertools
 import os
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 
 from . import cache, files
 from .apikey import known_secrets
-from .client import sdk_for, transport_errors
+from .client import parsed, sdk_for, transport_errors
 from .errors import GPTMagicError, InterruptedAnswer, error_field, redact, server_message
 from .progress import Output, Progress, in_notebook
 from .render import provenance
@@ -275,7 +274,7 @@ class ImageCell:
         r = self.request
         try:
             response = call_with_retries(
-                functools.partial(sdk.images.generate, **r.body()),
+                lambda: parsed(sdk.images.with_raw_response.generate(**r.body())),
                 max_retries=self.magic.max_retries,
                 on_retry=progress.say,
                 host=self.endpoint.host,

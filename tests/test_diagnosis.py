@@ -132,6 +132,27 @@ PAGE = """<!DOCTYPE HTML>
 """
 
 
+@pytest.mark.parametrize(
+    ("cell", "endpoint", "path"),
+    [
+        ("%%gpt\nhello", "chat", "POST /v1/chat/completions"),
+        ("%%gpt --no-stream\nhello", "chat", "POST /v1/chat/completions"),
+        ("%gptimage a red fox", "images", "POST /v1/images/generations"),
+        ("%gpt models", "models", "GET /v1/models"),
+    ],
+)
+def test_a_web_page_instead_of_an_answer_is_named_in_one_line(
+    shell, server, capsys, outputs, cell, endpoint, path
+):
+    server.enqueue(Reply(endpoint=endpoint, error="<html><body>Sign in</body></html>"))
+    assert not run(shell, cell).success
+    assert error_line(capsys) == (
+        f"UsageError: {server.url.removeprefix('http://')} answered {path} with a web page "
+        "(text/html), not the API's JSON: this is not an OpenAI-compatible API (a web server "
+        f"or a login page?); check GPTMagic.base_url ({server.base_url})."
+    )
+
+
 @pytest.mark.parametrize("status", [405, 501])
 def test_a_web_server_at_the_base_url_is_named_in_one_line(shell, server, capsys, status):
     shell.run_line_magic("config", "GPTMagic.max_retries = 2")

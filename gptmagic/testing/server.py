@@ -37,7 +37,7 @@ _Plans = list[tuple[list[str], str]]  # per choice: the tokens to send and the f
 _REPLY_MODES = {
     "usage": ("auto", "never", "in_last_chunk"),
     "image_format": ("b64_json", "url"),
-    "endpoint": ("chat", "images"),
+    "endpoint": ("chat", "images", "models"),
 }
 _DEFAULT_ERRORS = {  # status -> (message, type, code) sent when a Reply gives no `error`
     400: ("Bad request.", "invalid_request_error", None),
@@ -52,13 +52,14 @@ _DEFAULT_ERRORS = {  # status -> (message, type, code) sent when a Reply gives n
 
 @dataclass
 class Reply:
-    """A scripted answer for the next chat (or images) request, with optional faults.
+    """A scripted answer for the next chat (or images, or models) request, with optional faults.
 
     The answer is `text`, else `tokens` lorem tokens, else the default answer. Faults count
     content chunks. Streams honour every field; a non-streamed reply honours only `stall`
     (a delay) and `drop_after` (the connection closes without a response). A `status` other
-    than 200 sends `error` (the whole JSON body, default OpenAI-style; a string is sent as an
-    HTML or text page, as proxies and web servers do) with `headers`. For
+    than 200 sends `error` (the whole JSON body, default OpenAI-style) with `headers`; a
+    string `error` is sent as an HTML or text page with `status`, 200 included, as proxies
+    and web servers do. For
     images, the request's ``response_format`` wins over `image_format`.
 
     `raw_chunks` replaces a streamed chat answer with exactly these SSE payloads, each sent
@@ -504,6 +505,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _scripted(self, endpoint: str) -> Reply:
         """The next queued reply for this endpoint (or the default one); errors are raised."""
         reply = self.fake._next_reply(endpoint) or Reply(endpoint=endpoint)
+        if isinstance(reply.error, str):  # a page, even with 200: a web server, not an API
+            raise _APIError(reply.status, reply.error, reply.headers)
         if reply.status != 200:
             fallback = (f"Simulated HTTP {reply.status}.", "api_error", None)
             message, type_, code = _DEFAULT_ERRORS.get(reply.status, fallback)
@@ -668,6 +671,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, png, "image/png", {})
 
     def _models(self, _body: Any) -> None:
+        self._scripted("models")  # only faults apply
         data = [
             {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "gptmagic-test"}
             for model in self.fake.models
