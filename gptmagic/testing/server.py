@@ -20,6 +20,7 @@ import time
 import uuid
 import zlib
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,6 +38,8 @@ _Plans = list[tuple[list[str], str]]  # per choice: the tokens to send and the f
 _REPLY_MODES = {
     "usage": ("auto", "never", "in_last_chunk"),
     "image_format": ("b64_json", "url"),
+    "image_kind": ("png", "svg", "html"),
+    "download": ("whole", "chunked", "drip"),
     "endpoint": ("chat", "images", "models"),
 }
 _DEFAULT_ERRORS = {  # status -> (message, type, code) sent when a Reply gives no `error`
@@ -59,8 +62,12 @@ class Reply:
     (a delay) and `drop_after` (the connection closes without a response). A `status` other
     than 200 sends `error` (the whole JSON body, default OpenAI-style) with `headers`; a
     string `error` is sent as an HTML or text page with `status`, 200 included, as proxies
-    and web servers do. For
-    images, the request's ``response_format`` wins over `image_format`.
+    and web servers do. For images, the request's ``response_format`` wins over
+    `image_format`; `image_kind` says what the image bytes are (a PNG, or a hostile SVG or an
+    HTML page), `image_url` replaces the link a URL answer gives, and the download of that link
+    can be `download_bytes` long (generated as it is sent, never held in memory), sent `whole`
+    (with Content-Length), `chunked` (without), or as a `drip` of 16 bytes every `chunk_delay`
+    (0.2 s by default).
 
     `raw_chunks` replaces a streamed chat answer with exactly these SSE payloads, each sent
     as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is UTF-8
@@ -83,6 +90,10 @@ class Reply:
     finish_reason: str = "stop"
     revised_prompt: str | None = None
     image_format: str = "b64_json"
+    image_kind: str = "png"
+    image_url: str | None = None
+    download: str = "whole"
+    download_bytes: int | None = None
     endpoint: str = "chat"
     raw_chunks: list[str | bytes] | None = None
     raw_body: str | bytes | None = None
@@ -184,6 +195,29 @@ def render_png(width: int, height: int, seed: int) -> bytes:
         struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         for kind, data in chunks
     )
+
+
+SVG_WITH_SCRIPT = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+    b"<script>alert(document.domain)</script>"
+    b'<rect width="64" height="64" fill="red"/></svg>'
+)
+HTML_PAGE = b"<!DOCTYPE html><html><body>Access denied</body></html>"
+
+
+def image_bytes(kind: str, png: bytes) -> bytes:
+    """What a reply of `image_kind` sends as the image: the PNG, or something hostile."""
+    return {"png": png, "svg": SVG_WITH_SCRIPT, "html": HTML_PAGE}[kind]
+
+
+def _padded(head: bytes, size: int, block: int) -> Iterator[memoryview]:
+    """`size` bytes: `head`, then zeros, in pieces of at most `block` built as they are sent."""
+    start = memoryview(head)[:size]
+    for offset in range(0, len(start), block):
+        yield start[offset : offset + block]
+    zeros = memoryview(bytes(block))
+    for offset in range(len(start), size, block):
+        yield zeros[: min(block, size - offset)]
 
 
 def _check_model(model: str, models: list[str]) -> None:
@@ -439,7 +473,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> Any:
         if self.command == "GET" and path.startswith("/files/"):
-            return lambda _body: self._file(path.removeprefix("/files/").removesuffix(".png"))
+            image_id = path.removeprefix("/files/").partition(".")[0]
+            return lambda _body: self._file(image_id)
         routes = {
             ("POST", "/v1/chat/completions"): self._chat,
             ("POST", "/v1/images/generations"): self._images,
@@ -633,11 +668,12 @@ class _Handler(BaseHTTPRequestHandler):
         data = []
         for index in range(1 if reply.ignore_n else request.n):
             item = {"revised_prompt": revised} if revised else {}
-            png = request.render(index)
+            image = image_bytes(reply.image_kind, request.render(index))
             if image_format == "url":
-                item["url"] = f"{self.fake.url}/files/{self.fake._store_image(png)}.png"
+                image_id = self.fake._store_image(image, reply)
+                item["url"] = reply.image_url or f"{self.fake.url}/files/{image_id}.png"
             else:
-                item["b64_json"] = base64.b64encode(png).decode()
+                item["b64_json"] = base64.b64encode(image).decode()
             data.append(item)
         payload: dict[str, Any] = {"created": int(time.time()), "data": data}
         if request.model.startswith("gpt-image"):
@@ -665,10 +701,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
     def _file(self, image_id: str) -> None:
-        png = self.fake._image(image_id)
-        if png is None:
+        """An image link: the stored bytes, or a scripted huge, chunked or dripping download."""
+        stored = self.fake._image(image_id)
+        if stored is None:
             raise _APIError(404, _error_body("File not found.", "invalid_request_error"))
-        self._send(200, png, "image/png", {})
+        image, reply = stored
+        size = len(image) if reply.download_bytes is None else reply.download_bytes
+        if reply.download == "whole":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            for piece in _padded(image, size, 1 << 16):
+                self.wfile.write(piece)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        drip = reply.download == "drip"
+        for piece in _padded(image, size, 16 if drip else 1 << 16):
+            self._write(piece)
+            if drip:
+                self._wait(reply.chunk_delay or 0.2)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _models(self, _body: Any) -> None:
         self._scripted("models")  # only faults apply
@@ -743,7 +799,7 @@ class FakeOpenAI:
         self._port = port
         self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
-        self._images: dict[str, bytes] = {}
+        self._images: dict[str, tuple[bytes, Reply]] = {}
         self._answers = 0
         self._stopped = threading.Event()
         self._httpd: _Server | None = None
@@ -830,13 +886,13 @@ class FakeOpenAI:
             self._answers += 1
             return self._answers
 
-    def _store_image(self, png: bytes) -> str:
+    def _store_image(self, image: bytes, reply: Reply) -> str:
         image_id = uuid.uuid4().hex
         with self._lock:
-            self._images[image_id] = png
+            self._images[image_id] = (image, reply)
         return image_id
 
-    def _image(self, image_id: str) -> bytes | None:
+    def _image(self, image_id: str) -> tuple[bytes, Reply] | None:
         with self._lock:
             return self._images.get(image_id)
 
