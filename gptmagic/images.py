@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import inspect
 import itertools
 import os
 import re
 import shlex
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,12 +39,15 @@ if TYPE_CHECKING:
 # Error codes OpenAI uses when its safety system refuses a prompt (dall-e / GPT image models).
 CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg"}
+# The only formats shown: raster images, recognised by their first bytes (never by a header or
+# a suffix). SVG is refused: it is XML that can carry <script>, and frontends render it inline.
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
     (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
     (b"GIF87a", "image/gif", ".gif"),
     (b"GIF89a", "image/gif", ".gif"),
 )
+RASTER = "PNG, JPEG, WebP or GIF"
 
 
 # -- reading the magic's line --------------------------------------------------------------
@@ -157,21 +163,46 @@ class Picture:
     path: Path | None = None
 
     def bundle(self, alt: str) -> dict[str, str]:
-        text = self.mime == "image/svg+xml"
-        encoded = self.data.decode() if text else base64.b64encode(self.data).decode()
-        return {self.mime: encoded, "text/plain": alt}
+        return {self.mime: base64.b64encode(self.data).decode(), "text/plain": alt}
 
 
 def image_format(data: bytes) -> tuple[str, str] | None:
-    """The MIME type and file suffix the bytes announce (servers may send JPEG, WebP, SVG)."""
+    """The MIME type and file suffix of a raster image (servers may send JPEG or WebP), from
+    the bytes themselves; None for anything else (SVG, HTML, an error page)."""
     for signature, mime, suffix in _SIGNATURES:
         if data.startswith(signature):
             return mime, suffix
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp", ".webp"
-    if data.lstrip()[:4] == b"<svg" or data.lstrip()[:5] == b"<?xml":
-        return "image/svg+xml", ".svg"
     return None
+
+
+def is_svg(data: bytes) -> bool:
+    """Only to name what was refused: SVG (an XML text) is never shown."""
+    head = data[:1024].lstrip().lower()
+    return head.startswith((b"<svg", b"<?xml")) or b"<svg" in head
+
+
+def human_size(size: int | float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size:.0f} bytes"
+
+
+def link_host(url: str) -> str:
+    """The host (and port) of a link, never its user:password@, path or signed query."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "the server"
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether the HTTP library gave up waiting (its TimeoutException, whichever httpx)."""
+    for name in ("httpx2", "httpx"):
+        timeout = getattr(sys.modules.get(name), "TimeoutException", None)
+        if timeout is not None and isinstance(exc, timeout):
+            return True
+    return False
 
 
 def streams_images(sdk: Any) -> bool:
@@ -322,7 +353,7 @@ class ImageCell:
                 data: str | bytes = item.b64_json
             elif item.url:
                 progress.say(f"Downloading image {i} of {len(items)}")
-                data = self.download(sdk, item.url)
+                data = self.download(sdk, item.url, i)
             else:
                 raise GPTMagicError(
                     f"{self.endpoint.host} sent image {i} without data (no b64_json, no url)."
@@ -330,26 +361,80 @@ class ImageCell:
             pictures.append(self.picture(data, i, item.revised_prompt))
         return pictures, Usage.from_api(response.usage)
 
-    def download(self, sdk: Any, url: str) -> bytes:
-        """Fetch an image URL with the SDK's own HTTP client: the same proxy and timeout, and
+    def download(self, sdk: Any, url: str, number: int) -> bytes:
+        """Fetch an image link with the SDK's own HTTP client: the same proxy and timeout, and
         no API key (the SDK adds it per API request, never to the client). The openai SDK has
-        no public accessor for that client, hence ``_client``."""
-        source = urlsplit(url).netloc or "the server"
+        no public accessor for that client, hence ``_client``.
+
+        Only absolute http(s) links: that client joins anything else (``file:///etc/passwd``,
+        a bare path) to the API's base URL. The body is read as it arrives, so a huge image
+        stops at ``image_max_bytes`` and a slow one at ``timeout`` seconds in all, instead of
+        filling the kernel's memory or waiting forever on a trickle.
+        """
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            scheme = f"{parts.scheme.lower()}:" if parts.scheme else "no scheme"
+            raise GPTMagicError(
+                f"{self.endpoint.host} sent image {number} as a link gptmagic does not download "
+                f"({scheme}): only http and https image links are."
+            )
+        source, limit = link_host(url), self.magic.image_max_bytes
+        timeout = self.endpoint.timeout
+        deadline = time.monotonic() + timeout
+        pieces: list[bytes] = []
+        received = 0
         try:
-            response = sdk._client.get(url, timeout=self.endpoint.timeout, follow_redirects=True)
-            response.raise_for_status()
+            with sdk._client.stream(
+                "GET",
+                url,
+                timeout=timeout,
+                follow_redirects=True,
+                headers={"Accept-Encoding": "identity"},  # the bytes as sent: no inflating
+            ) as response:
+                response.raise_for_status()
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise GPTMagicError(
+                        f"The image at {source} is {human_size(int(declared))}, over the "
+                        f"{human_size(limit)} limit (GPTMagic.image_max_bytes): not downloaded."
+                    )
+                for piece in response.iter_raw():
+                    pieces.append(piece)
+                    received += len(piece)
+                    if received > limit:
+                        raise GPTMagicError(
+                            f"The image at {source} is larger than the {human_size(limit)} "
+                            "limit (GPTMagic.image_max_bytes): the download was stopped."
+                        )
+                    if time.monotonic() > deadline:
+                        raise GPTMagicError(
+                            f"The image at {source} took longer than {timeout:g} s to download "
+                            f"(GPTMagic.timeout): stopped after {human_size(received)}."
+                        )
         except transport_errors() as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
-            detail = f"HTTP {status}" if status else type(exc).__name__
+            if status:
+                detail = f"HTTP {status}"
+            elif is_timeout(exc):
+                detail = f"no data for {timeout:g} s, GPTMagic.timeout"
+            else:
+                detail = type(exc).__name__
             raise GPTMagicError(
                 f"Could not download the image from {source} ({detail}). Image links expire "
                 "after an hour: run the cell again."
             ) from None
-        return response.content
+        return b"".join(pieces)
 
     def picture(self, data: str | bytes, number: int, revised: str | None = None) -> Picture:
         """Decode base64 if needed and recognise the format from the bytes themselves."""
+        host, limit = self.endpoint.host, self.magic.image_max_bytes
         if isinstance(data, str):
+            size = len(data) * 3 // 4 - data.endswith("=") - data.endswith("==")
+            if size > limit:  # checked before decoding makes a second copy
+                raise GPTMagicError(
+                    f"{host} sent image {number} of {human_size(size)}, over the "
+                    f"{human_size(limit)} limit (GPTMagic.image_max_bytes)."
+                )
             try:
                 data = base64.b64decode(data, validate=True)
             except (binascii.Error, ValueError):
@@ -358,9 +443,10 @@ class ImageCell:
                 ) from None
         found = image_format(data)
         if found is None:
+            what = "SVG, which can carry scripts" if is_svg(data) else f"starts with {data[:8]!r}"
             raise GPTMagicError(
-                f"{self.endpoint.host} sent image {number} in a format gptmagic cannot show "
-                f"(it starts with {data[:8]!r})."
+                f"{host} sent image {number} in a format gptmagic does not show ({what}): "
+                f"only {RASTER} images are accepted."
             )
         return Picture(data, *found, revised_prompt=revised or None)
 
@@ -439,7 +525,11 @@ class ImageCell:
             parts.append(("Note", self.cached.note()))
         if len(pictures) < r.n:
             parts.append(("Note", f"asked for {r.n} images; the server returned {len(pictures)}"))
-        markdown = ["> " + f"**{label}:** {text}".replace("\n", "\n> ") for label, text in parts]
+        # The revised prompt is the server's text: its HTML is shown as text, never rendered.
+        markdown = [
+            "> " + f"**{label}:** {html.escape(text, quote=False)}".replace("\n", "\n> ")
+            for label, text in parts
+        ]
         plain = [f"{label}: {text}" for label, text in parts]
         saved = [str(p.path) for p in pictures if p.path]
         if saved:

@@ -50,9 +50,15 @@ class GPTMagic(Magics):
     ).tag(config=True)
     image_model = Unicode("gpt-image-1", help="Model for %gptimage.").tag(config=True)
     image_size = Unicode("1024x1024", help="Default %gptimage size, WIDTHxHEIGHT.").tag(config=True)
-    timeout = Float(60.0, help="Seconds to wait for the server (also between stream chunks).").tag(
-        config=True
-    )
+    image_max_bytes = Int(
+        50_000_000,
+        help="Largest image %gptimage accepts, in bytes (50 MB): a bigger download is stopped.",
+    ).tag(config=True)
+    timeout = Float(
+        60.0,
+        help="Seconds to wait for the server (also between stream chunks); "
+        "the longest an image download may take in all.",
+    ).tag(config=True)
     max_retries = Int(2, help="Retries for 429, 5xx, timeouts and connection errors.").tag(
         config=True
     )
@@ -146,6 +152,12 @@ class GPTMagic(Magics):
         if not (math.isfinite(value) and value > 0):  # nan or inf would break every request
             raise TraitError(f"GPTMagic.timeout must be a finite number > 0 (seconds), got {value}")
         return value
+
+    @validate("image_max_bytes")
+    def _check_image_max_bytes(self, proposal):
+        if proposal["value"] <= 0:
+            raise TraitError("GPTMagic.image_max_bytes must be > 0 bytes")
+        return proposal["value"]
 
     @validate("max_retries")
     def _check_retries(self, proposal):

@@ -372,3 +372,134 @@ def test_half_an_emoji_in_the_prompt_is_sent_as_a_replacement_character(shell, s
     # As a {variable} would bring it (a cell typed in a frontend cannot hold one).
     assert shell.run_cell("%%gptimage\na fox \ud83d!", store_history=False).success
     assert sent(server)["prompt"] == "a fox \ufffd!"
+
+
+# -- hostile image servers: size, time, formats, links ---------------------------------------
+def host_of(server) -> str:
+    return server.url.removeprefix("http://")
+
+
+def image_outputs(outputs) -> list:
+    return [o for o in outputs.outputs if any(k.startswith("image/") for k in o["data"])]
+
+
+def test_an_image_announced_over_the_limit_is_not_downloaded(shell, outputs, server):
+    server.enqueue(Reply(endpoint="images", image_format="url", download_bytes=100_000_000))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"The image at {host_of(server)} is 100 MB, over the 50 MB limit "
+        "(GPTMagic.image_max_bytes): not downloaded."
+    )
+    assert not image_outputs(outputs)
+
+
+def test_an_image_without_a_length_stops_at_the_limit_and_the_kernel_stays_small(
+    shell, outputs, server
+):
+    import tracemalloc
+
+    run(shell, "%gptimage -m dall-e-3 a red fox")  # imports openai and makes the client first
+    shown = len(image_outputs(outputs))
+    run(shell, "%config GPTMagic.image_max_bytes = 1_000_000")
+    server.enqueue(
+        Reply(endpoint="images", image_format="url", download="chunked", download_bytes=10**8)
+    )
+    tracemalloc.start()
+    try:
+        # 256x256: the server (a thread of this process) renders a small image
+        message = failed(run(shell, "%gptimage -m dall-e-3 --size 256x256 a red fox"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message == (
+        f"The image at {host_of(server)} is larger than the 1 MB limit "
+        "(GPTMagic.image_max_bytes): the download was stopped."
+    )
+    assert peak < 3_000_000, f"{peak:,} bytes at the peak for a 1 MB limit"
+    assert len(image_outputs(outputs)) == shown
+
+
+@pytest.mark.parametrize("image_format", ["b64_json", "url"])
+def test_an_image_of_exactly_the_limit_is_shown_and_one_byte_less_refuses_it(
+    shell, outputs, server, image_format
+):
+    run(shell, "%gptimage -o fox a red fox")
+    size = len(shell.user_ns["fox"])
+    run(shell, f"%config GPTMagic.image_max_bytes = {size}")
+    server.enqueue(Reply(endpoint="images", image_format=image_format))
+    assert run(shell, "%gptimage -o again a red fox").success
+    assert shell.user_ns["again"] == shell.user_ns["fox"]
+    run(shell, f"%config GPTMagic.image_max_bytes = {size - 1}")
+    server.enqueue(Reply(endpoint="images", image_format=image_format))
+    message = failed(run(shell, "%gptimage a red fox"))
+    assert "GPTMagic.image_max_bytes" in message and "\n" not in message
+
+
+def test_a_dripping_image_download_stops_at_the_timeout_in_all(shell, outputs, server):
+    run(shell, "%config GPTMagic.timeout = 1")
+    server.enqueue(  # 16 bytes every 0.2 s: every read succeeds, the whole would take 10 min
+        Reply(endpoint="images", image_format="url", download="drip", download_bytes=50_000)
+    )
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert re.fullmatch(
+        rf"The image at {re.escape(host_of(server))} took longer than 1 s to download "
+        r"\(GPTMagic\.timeout\): stopped after \d+ bytes\.",
+        message,
+    ), message
+    assert not image_outputs(outputs)
+
+
+def test_image_max_bytes_must_be_positive(shell, caplog):
+    run(shell, "%config GPTMagic.image_max_bytes = 0")
+    assert "GPTMagic.image_max_bytes must be > 0 bytes" in caplog.text
+    assert shell.magics_manager.registry["GPTMagic"].image_max_bytes == 50_000_000
+
+
+SVG_REFUSED = "in a format gptmagic does not show (SVG, which can carry scripts): only PNG, "
+
+
+@pytest.mark.parametrize("image_format", ["b64_json", "url"])
+def test_an_svg_image_is_refused_and_never_shown(shell, outputs, server, image_format):
+    server.enqueue(Reply(endpoint="images", image_format=image_format, image_kind="svg"))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"{host_of(server)} sent image 1 {SVG_REFUSED}JPEG, WebP or GIF images are accepted."
+    )
+    assert "svg" not in str(outputs.messages) and "<script>" not in str(outputs.messages)
+
+
+def test_a_page_that_is_not_an_image_is_refused(shell, outputs, server):
+    server.enqueue(Reply(endpoint="images", image_format="url", image_kind="html"))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"{host_of(server)} sent image 1 in a format gptmagic does not show (starts with "
+        "b'<!DOCTYP'): only PNG, JPEG, WebP or GIF images are accepted."
+    )
+    assert not image_outputs(outputs)
+
+
+@pytest.mark.parametrize(
+    ("link", "scheme"),
+    [
+        ("file:///etc/passwd", "file:"),
+        ("ftp://files.example.com/fox.png", "ftp:"),
+        ("data:image/png;base64,iVBORw0KGgo=", "data:"),
+        ("/files/fox.png", "no scheme"),
+    ],
+)
+def test_only_http_image_links_are_downloaded(shell, outputs, server, link, scheme):
+    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"{host_of(server)} sent image 1 as a link gptmagic does not download ({scheme}): "
+        "only http and https image links are."
+    )
+    assert [r.path for r in server.requests] == ["/v1/images/generations"]
+
+
+def test_html_in_the_revised_prompt_is_shown_as_text(shell, outputs, server):
+    server.enqueue(Reply(endpoint="images", revised_prompt='a fox <img src=x onerror="alert(1)">'))
+    assert run(shell, "%gptimage -m dall-e-3 a red fox").success
+    caption = captions(outputs)[0]
+    assert '**Revised prompt:** a fox &lt;img src=x onerror="alert(1)"&gt;' in caption
+    assert "<img" not in caption
