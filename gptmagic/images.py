@@ -349,16 +349,17 @@ class ImageCell:
             raise GPTMagicError(f"{self.endpoint.host} answered without an image.")
         pictures = []
         for i, item in enumerate(items, 1):
+            source = self.endpoint.host
             if item.b64_json:
                 data: str | bytes = item.b64_json
             elif item.url:
                 progress.say(f"Downloading image {i} of {len(items)}")
-                data = self.download(sdk, item.url, i)
+                data, source = self.download(sdk, item.url, i), link_host(item.url)
             else:
                 raise GPTMagicError(
                     f"{self.endpoint.host} sent image {i} without data (no b64_json, no url)."
                 )
-            pictures.append(self.picture(data, i, item.revised_prompt))
+            pictures.append(self.picture(data, i, item.revised_prompt, source))
         return pictures, Usage.from_api(response.usage)
 
     def download(self, sdk: Any, url: str, number: int) -> bytes:
@@ -425,9 +426,12 @@ class ImageCell:
             ) from None
         return b"".join(pieces)
 
-    def picture(self, data: str | bytes, number: int, revised: str | None = None) -> Picture:
-        """Decode base64 if needed and recognise the format from the bytes themselves."""
-        host, limit = self.endpoint.host, self.magic.image_max_bytes
+    def picture(
+        self, data: str | bytes, number: int, revised: str | None = None, source: str = ""
+    ) -> Picture:
+        """Decode base64 if needed and recognise the format from the bytes themselves;
+        ``source`` is the host the bytes came from (the API's, or an image link's)."""
+        host, limit = source or self.endpoint.host, self.magic.image_max_bytes
         if isinstance(data, str):
             size = len(data) * 3 // 4 - data.endswith("=") - data.endswith("==")
             if size > limit:  # checked before decoding makes a second copy

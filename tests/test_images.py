@@ -503,3 +503,21 @@ def test_html_in_the_revised_prompt_is_shown_as_text(shell, outputs, server):
     caption = captions(outputs)[0]
     assert '**Revised prompt:** a fox &lt;img src=x onerror="alert(1)"&gt;' in caption
     assert "<img" not in caption
+
+
+def test_a_replay_cache_holding_an_svg_is_refused_like_a_server(shell, outputs, server, tmp_path):
+    import json
+
+    from gptmagic.testing.server import SVG_WITH_SCRIPT
+
+    cache = tmp_path / "answers.gptcache.jsonl"
+    run(shell, f"%config GPTMagic.cache = {str(cache)!r}")
+    run(shell, "%gptimage --size 256x256 a red fox")
+    record = json.loads(cache.read_text())
+    record["answer"]["images"][0]["b64"] = base64.b64encode(SVG_WITH_SCRIPT).decode()
+    cache.write_text(json.dumps(record) + "\n")
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    outputs.outputs.clear()
+    message = failed(run(shell, "%gptimage --size 256x256 a red fox"))
+    assert message.startswith(f"{host_of(server)} sent image 1 {SVG_REFUSED}")
+    assert not image_outputs(outputs) and len(image_requests(server)) == 1
