@@ -54,7 +54,8 @@ class LabCommand(harness.JupyterLab):
         return found[1]
 
     def execute(self, kernel_id: str, code: str, timeout: float = 60.0) -> list[dict]:
-        """Run ``code`` in a Lab kernel over its websocket; the messages it produced."""
+        """Run ``code`` in a Lab kernel over its websocket, as a notebook cell; the messages
+        it produced."""
         socket = websocket.create_connection(
             f"ws://127.0.0.1:{self.port}/api/kernels/{kernel_id}/channels?token={self.token}",
             timeout=timeout,
@@ -69,7 +70,7 @@ class LabCommand(harness.JupyterLab):
                 "version": "5.3",
             },
             "parent_header": {},
-            "metadata": {},
+            "metadata": {"cellId": uuid.uuid4().hex},  # as Lab's notebook sends it
             "content": {"code": code, "silent": False, "store_history": True},
             "channel": "shell",
             "buffers": [],
