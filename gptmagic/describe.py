@@ -5,7 +5,8 @@ the data: a frame is rendered from ``shape``, ``dtypes`` and ``head`` only, so a
 frame costs the same as a ten-row one. Summary statistics are opt-in and computed on at most
 ``STATS_SAMPLE`` evenly spaced rows. pandas and NumPy stay optional: a value is only treated as
 a pandas or NumPy object when that library is already imported (``sys.modules``), and nothing
-here imports them. Everything else is a repr capped at ``max_chars``.
+here imports them. An exception reads like ``{_error}`` (type, message, traceback tail);
+everything else is a repr capped at ``max_chars``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def describe(value: Any, label: str, options: Options = DEFAULT) -> str:
         return describe_array(numpy, value, label, options)
     if numpy is not None and isinstance(value, numpy.generic):
         return str(value)  # 3, not np.int64(3)
+    if isinstance(value, BaseException):  # a caught exception reads like {_error}
+        from .lasterror import from_exception
+
+        return from_exception(value).prompt_text(f"`{label}`")
     return capped_repr(value, options.max_chars)
 
 

@@ -26,19 +26,38 @@ class GPTMagicError(UsageError):
     """An expected failure with a short message naming the cause and the fix."""
 
 
-def one_line_errors(func: Callable) -> Callable:
-    """Re-raise gptmagic's errors as a plain ``UsageError``.
+class KernelUsageError(UsageError):
+    """A ``UsageError`` shown as a one-line ``error`` output in a Jupyter kernel.
 
-    IPython prints the one-line form only for ``UsageError`` itself (``etype is UsageError``),
-    not for subclasses, so the magics hand it exactly that type.
+    IPython shows a plain ``UsageError`` as a stderr line, so the kernel sends no ``error``
+    message: papermill (which reports only error outputs) then says "Exception encountered"
+    with nothing after it. This one goes through IPython's ``_render_traceback_`` hook
+    instead, so the notebook holds an error output whose ename is ``UsageError``, evalue the
+    message and traceback the one line, and every runner prints it.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"UsageError: {self}"]
+
+
+KernelUsageError.__name__ = KernelUsageError.__qualname__ = "UsageError"  # the ename shown
+
+
+def one_line_errors(func: Callable) -> Callable:
+    """Re-raise usage errors (gptmagic's and bad options) in the form IPython shows as one line.
+
+    In a terminal that is a plain ``UsageError`` (IPython prints the one-line form only for
+    ``etype is UsageError``, not for subclasses); in a kernel it is :class:`KernelUsageError`.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except GPTMagicError as exc:
-            raise UsageError(str(exc)) from None
+        except UsageError as exc:
+            shell = getattr(args[0], "shell", None) if args else None
+            kind = KernelUsageError if getattr(shell, "kernel", None) else UsageError
+            raise kind(str(exc)) from None
 
     return wrapper
 

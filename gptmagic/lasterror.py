@@ -30,14 +30,11 @@ class LastError:
     traceback: str  # the formatted tail, ending with "Type: message"
     execution_count: int | None = None
 
-    def prompt_text(self) -> str:
+    def prompt_text(self, what: str = "The last exception in the kernel") -> str:
         """A headline (type and message), then the traceback tail as a code block."""
         where = f" (cell [{self.execution_count}])" if self.execution_count else ""
         message = self.message if len(self.message) <= 300 else self.message[:300] + "…"
-        return (
-            f"The last exception in the kernel{where}: {self.type_name}: {message}\n\n"
-            f"```\n{self.traceback}\n```"
-        )
+        return f"{what}{where}: {self.type_name}: {message}\n\n```\n{self.traceback}\n```"
 
 
 def from_exception(exc: BaseException, execution_count: int | None = None) -> LastError:

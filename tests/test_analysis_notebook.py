@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from papermill.exceptions import PapermillExecutionError
 
-from gptmagic.testing.notebook import execute
+from gptmagic.testing.notebook import execute, execute_with_papermill
 from gptmagic.testing.server import FakeOpenAI, Reply
 from tests.conftest import KEY
 
@@ -17,16 +20,21 @@ CODE = (
 )
 
 
+def replies_for_the_demo(server) -> None:
+    """Two prose answers, then the --code cell's answer, which carries a ```python block."""
+    server.enqueue(Reply(), Reply(), Reply(text=f"Like this:\n\n```python\n{CODE}\n```"))
+
+
 @pytest.fixture(scope="module")
 def analysis():
-    """The notebook run once; the --code cell's answer carries a ```python block."""
+    """The notebook run once with nbclient."""
     replies = {}
 
     def keep_reply(cell, cell_index, execute_reply):
         replies[cell_index] = execute_reply
 
     with FakeOpenAI(api_key=KEY, lifetime=300) as server:
-        server.enqueue(Reply(), Reply(), Reply(text=f"Like this:\n\n```python\n{CODE}\n```"))
+        replies_for_the_demo(server)
         env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
         nb = execute(NOTEBOOK, env, on_cell_executed=keep_reply)
         prompts = [r.body["messages"][-1]["content"] for r in server.chat_requests]
@@ -55,16 +63,16 @@ def test_the_dry_run_shows_statistics_and_sends_nothing(analysis):
     assert len(prompts) == 3
 
 
-def test_the_error_question_sent_the_last_exception(analysis):
+def test_the_error_question_sent_the_caught_exception_with_its_traceback(analysis):
     _, prompts, _ = analysis
-    assert "KeyError: 'unit price'" in prompts[1]
-    assert 'sales["units"] * sales["unit price"]' in prompts[1]
+    assert "`failure`: KeyError: 'unit price'" in prompts[1]
+    assert 'sales["units"] * sales["unit price"]' in prompts[1]  # the failing line, quoted
 
 
-def test_only_the_cell_tagged_raises_exception_failed(analysis):
+def test_no_cell_fails_and_no_cell_relies_on_a_raises_exception_tag(analysis):
     nb, _, _ = analysis
-    failed = [c for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert [c.metadata.get("tags") for c in failed] == [["raises-exception"]]
+    assert [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"] == []
+    assert not any("raises-exception" in c.metadata.get("tags", []) for c in nb.cells)
 
 
 def test_the_code_cell_asked_the_frontend_for_a_new_cell_below(analysis):
@@ -81,3 +89,31 @@ def test_the_code_is_kept_in_a_variable(analysis):
 def test_the_executed_notebook_never_contains_the_key(analysis):
     nb, _, _ = analysis
     assert KEY not in str(nb)
+
+
+def test_the_demo_runs_green_under_papermill(tmp_path):
+    with FakeOpenAI(api_key=KEY, lifetime=300) as server:
+        replies_for_the_demo(server)
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
+        nb = execute_with_papermill(NOTEBOOK, tmp_path / "analysis.out.ipynb", env)
+    assert len(server.chat_requests) == 3
+    assert nb.metadata.papermill.exception is None
+    assert nb.cells[cell_index(nb, "print(plan_code)")].outputs[0].text == CODE + "\n"
+
+
+def test_papermill_reports_a_failed_cell_with_its_one_line_message(tmp_path):
+    notebook = tmp_path / "failing.ipynb"
+    cells = [new_code_cell("%load_ext gptmagic"), new_code_cell("%%gpt\nhello")]
+    nbformat.write(new_notebook(cells=cells), notebook)
+    refusal = {"error": {"message": "messages[0] mentions a forbidden fruit", "code": None}}
+    with FakeOpenAI(api_key=KEY, lifetime=120) as server:
+        server.enqueue(Reply(status=400, error=refusal))
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
+        with pytest.raises(PapermillExecutionError) as failed:
+            execute_with_papermill(notebook, tmp_path / "failing.out.ipynb", env)
+    error = failed.value
+    assert (error.exec_count, error.ename) == (2, "UsageError")
+    assert "messages[0] mentions a forbidden fruit" in error.evalue
+    assert "\n" not in error.evalue
+    assert error.traceback == [f"UsageError: {error.evalue}"]
+    assert f'Exception encountered at "In [2]":\nUsageError: {error.evalue}\n' in str(error)

@@ -285,3 +285,14 @@ def test_a_value_whose_repr_fails_is_a_one_line_error(shell, server, capsys):
         capsys.readouterr().err
     )
     assert server.chat_requests == []
+
+
+def test_a_caught_exception_reads_like_the_last_error(shell, server):
+    run(shell, "def ratio(a, b):\n    return a / b")
+    run(shell, "try:\n    ratio(1, 0)\nexcept ZeroDivisionError as exc:\n    failure = exc")
+    sent = ask(shell, server, "Why?\n{failure}")
+    headline, _, traceback = sent.removeprefix("Why?\n\n").partition("\n\n")
+    assert headline == "`failure`: ZeroDivisionError: division by zero"
+    assert traceback.startswith("```\nTraceback (most recent call last):\n")
+    assert "ratio(1, 0)" in traceback and "return a / b" in traceback
+    assert traceback.endswith("ZeroDivisionError: division by zero\n```")

@@ -68,6 +68,13 @@ def stderr(messages) -> str:
     )
 
 
+def shown_error(messages) -> str:
+    """The failed cell's error output as the frontend draws it (its traceback lines)."""
+    errors = [m["content"] for m in messages if m["msg_type"] == "error"]
+    assert len(errors) == 1, errors
+    return "\n".join(errors[0]["traceback"])
+
+
 def test_interrupt_in_a_kernel_stops_the_stream_and_the_kernel_goes_on(kernel, server):
     km, kc = kernel
     execute(kc, "%load_ext gptmagic")
@@ -77,7 +84,7 @@ def test_interrupt_in_a_kernel_stops_the_stream_and_the_kernel_goes_on(kernel, s
     reply, messages = execute(kc, "%%gpt\ntell me a long story")
     assert time.monotonic() - started < 10
     assert reply["status"] == "error"
-    assert "UsageError: Interrupted" in stderr(messages)
+    assert shown_error(messages).startswith("UsageError: Interrupted")
     finals = [m for m in messages if m["msg_type"] == "display_data"]
     meta = finals[-1]["content"]["metadata"]["gptmagic"]
     assert meta["status"] == "interrupted"
@@ -96,7 +103,22 @@ def test_missing_key_in_a_non_interactive_kernel_fails_fast(kernel):
     kc.allow_stdin = False
     reply, messages = execute(kc, "%%gpt\nhello", timeout=20)
     assert reply["status"] == "error"
-    assert "No API key" in stderr(messages) and "Traceback" not in stderr(messages)
+    assert shown_error(messages).startswith("UsageError: No API key")
+    assert len(shown_error(messages).splitlines()) == 1
+
+
+def test_an_error_is_one_error_output_carrying_the_one_line(kernel):
+    """papermill reports a failed cell by its error output: it must hold the message."""
+    _, kc = kernel
+    execute(kc, "%load_ext gptmagic")
+    reply, messages = execute(kc, "%%gpt -t 5\nhello")
+    message = "argument -t/--temperature: must be between 0 and 2, got 5"
+    errors = [m["content"] for m in messages if m["msg_type"] == "error"]
+    assert [(e["ename"], e["evalue"], e["traceback"]) for e in errors] == [
+        ("UsageError", message, [f"UsageError: {message}"])
+    ]
+    assert (reply["status"], reply["ename"], reply["evalue"]) == ("error", "UsageError", message)
+    assert stderr(messages) == ""  # shown once, as the error output
 
 
 def test_load_ext_does_not_import_openai(kernel):

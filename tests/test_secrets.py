@@ -65,7 +65,7 @@ def test_the_key_is_nowhere_after_every_command_and_failure(tmp_path):
         env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
         nb = execute(path, env, allow_errors=True)
     nbformat.write(nb, path)
-    errors = [o for c in nb.cells for o in c.outputs if o.get("name") == "stderr"]
+    errors = [o for c in nb.cells for o in c.outputs if o.output_type == "error"]
     assert len(errors) >= len(FAILURES) + 3, "every failure path should have run"
     written = [path, *exports.iterdir()]
     assert len(written) == 4

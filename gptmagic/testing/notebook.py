@@ -77,6 +77,25 @@ def execute(
     return nb
 
 
+def execute_with_papermill(path: Path, output: Path, env: dict[str, str], timeout: int = 120):
+    """Run the notebook at ``path`` with papermill, as ``papermill IN OUT`` would, into
+    ``output``; returns the executed node. A failing cell raises papermill's
+    ``PapermillExecutionError`` (after the executed notebook is written)."""
+    import nbformat
+    import papermill
+
+    with this_python_kernel() as kernel, patched_environ(env):
+        papermill.execute_notebook(
+            str(path),
+            str(output),
+            kernel_name=kernel,
+            cwd=str(path.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    return nbformat.read(output, as_version=4)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebook", type=Path)
