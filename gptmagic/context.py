@@ -178,12 +178,17 @@ class _Renderer:
 
     @staticmethod
     def placed(rendering: str, text: str, start: int, end: int) -> str:
-        """Multi-line renderings (tables) go on lines of their own."""
+        """Multi-line renderings (tables, code) are blocks: a blank line before and after.
+
+        Without it Markdown reads the next line of the prompt as one more table row, or runs
+        the rendering's first line into the sentence before it.
+        """
         if "\n" not in rendering:
             return rendering
-        before = "" if start == 0 or text[start - 1] == "\n" else "\n"
-        after = "" if end == len(text) or text[end] == "\n" else "\n"
-        return f"{before}{rendering}{after}"
+        before, after = text[:start], text[end:]
+        lead = "\n" * (2 - len(before) + len(before.rstrip("\n"))) if before else ""
+        trail = "\n" * (2 - len(after) + len(after.lstrip("\n"))) if after else ""
+        return f"{lead}{rendering}{trail}"
 
     def field(self, expr: str) -> str:
         if expr not in self.cache:

@@ -63,7 +63,7 @@ def describe_frame(frame: Any, label: str, options: Options) -> str:
     listed = itertools.islice(frame.dtypes.items(), LIST_COLUMNS)
     named = ", ".join(f"{cell(name)} ({dtype})" for name, dtype in listed)
     more = f", … and {columns - LIST_COLUMNS:,} more" if columns > LIST_COLUMNS else ""
-    lines.append(f"Columns (dtype): {named}{more}" if columns else "No columns.")
+    lines += ["", f"Columns (dtype): {named}{more}" if columns else "No columns."]
     shown = frame.iloc[: options.rows, :TABLE_COLUMNS]
     if rows and columns:
         wide = f" (first {TABLE_COLUMNS} columns)" if columns > TABLE_COLUMNS else ""

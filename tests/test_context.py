@@ -296,3 +296,44 @@ def test_a_caught_exception_reads_like_the_last_error(shell, server):
     assert traceback.startswith("```\nTraceback (most recent call last):\n")
     assert "ratio(1, 0)" in traceback and "return a / b" in traceback
     assert traceback.endswith("ZeroDivisionError: division by zero\n```")
+
+
+TWO_ROWS = (
+    "`df`: pandas DataFrame, 2 rows × 1 column\n"
+    "\n"
+    "Columns (dtype): x (int64)\n"
+    "\n"
+    "First 2 rows:\n"
+    "\n"
+    "|  | x |\n"
+    "|---|---|\n"
+    "| 0 | 1 |\n"
+    "| 1 | 2 |"
+)
+
+
+@pytest.mark.parametrize(
+    "body, before, after",
+    [
+        ("See:\n{df}\nWhich is larger?", "See:\n\n", "\n\nWhich is larger?"),
+        ("See: {df} Which is larger?", "See: \n\n", "\n\n Which is larger?"),
+        ("See:\n\n{df}\n\nWhich is larger?", "See:\n\n", "\n\nWhich is larger?"),
+        ("See:\n\n\n{df}\n\n\nWhich?", "See:\n\n\n", "\n\n\nWhich?"),
+    ],
+)
+def test_a_table_is_a_block_with_a_blank_line_before_and_after(shell, server, body, before, after):
+    shell.user_ns["df"] = pd.DataFrame({"x": [1, 2]})
+    assert ask(shell, server, body) == before + TWO_ROWS + after
+
+
+def test_a_block_at_the_start_or_end_of_the_prompt_gets_no_extra_lines(shell, server):
+    shell.user_ns["df"] = pd.DataFrame({"x": [1, 2]})
+    assert ask(shell, server, "{df}") == TWO_ROWS
+
+
+def test_history_draws_the_question_after_a_table_as_its_own_paragraph(shell, server, outputs):
+    shell.user_ns["df"] = pd.DataFrame({"x": [1, 2]})
+    ask(shell, server, "{df}\nWhich value is larger?")
+    run(shell, "%gpt history")
+    markdown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert f"### User\n\n{TWO_ROWS}\n\nWhich value is larger?\n\n" in markdown
