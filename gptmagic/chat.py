@@ -458,16 +458,32 @@ class ChatCell:
         )
 
     def show_dry_run(self, body: dict[str, Any]) -> None:
+        """The user message as it will be sent, readable (tables drawn, code fenced), then the
+        exact request body as JSON. The URL is shown without ``user:password@``."""
         from IPython.display import display
+
+        from .context import unclosed_fence
 
         tokens = sum(estimate_tokens(m["content"]) + 4 for m in body["messages"])
         text = json.dumps(body, indent=2, ensure_ascii=False)
+        prompt = body["messages"][-1]["content"]
         summary = (
-            f"Dry run: nothing sent. POST {self.endpoint.base_url}/chat/completions, "
+            f"Dry run: nothing sent. POST {self.endpoint.public_url}/chat/completions, "
             f"≈{tokens:,} prompt tokens (estimate)."
         )
+        # Rules delimit the message; a fence it leaves open is closed so the JSON stays JSON.
+        fence = unclosed_fence(prompt)
+        closed = f"{prompt}\n{fence}" if fence else prompt
+        markdown = (
+            f"{summary}\n\n**The user message, as it will be sent:**\n\n---\n\n{closed}\n\n"
+            f"---\n\n**The request body:**\n\n```json\n{text}\n```"
+        )
+        plain = (
+            f"{summary}\n\n----- the user message, as it will be sent -----\n{prompt}\n"
+            f"----- the request body -----\n{text}"
+        )
         display(
-            {"text/markdown": f"{summary}\n\n```json\n{text}\n```", "text/plain": text},
+            {"text/markdown": markdown, "text/plain": plain},
             raw=True,
             metadata={"gptmagic": {"dry_run": True, "estimated_prompt_tokens": tokens}},
         )

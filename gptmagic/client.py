@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .apikey import known_secrets, resolve_key
 from .errors import GPTMagicError, redact
@@ -54,9 +54,28 @@ class Endpoint:
         """The server's host (and port): safe to show and to store in provenance."""
         parts = urlsplit(self.base_url)
         if not parts.hostname:
-            return self.base_url
+            return public_url(self.base_url)
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        return f"{host}:{parts.port}" if parts.port else host  # never user:password@
+        try:
+            port = parts.port
+        except ValueError:  # "host:notaport": shown as typed, the request says what is wrong
+            return parts.netloc.rpartition("@")[2]
+        return f"{host}:{port}" if port else host  # never user:password@
+
+    @property
+    def public_url(self) -> str:
+        """The base URL as it may be shown (dry run, messages): without ``user:password@``."""
+        return public_url(self.base_url)
+
+
+def public_url(url: str) -> str:
+    """``url`` without the credentials a URL can carry (``http://user:pass@host/v1``)."""
+    parts = urlsplit(url)
+    if not parts.netloc and "@" in url:  # no scheme ("user:pass@host/v1"): not parsed as a URL
+        return url.rpartition("@")[2]
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass

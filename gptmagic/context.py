@@ -110,6 +110,18 @@ def split_fences(text: str) -> list[tuple[bool, str]]:
     return [(is_code, part) for is_code, part in parts if part]
 
 
+def unclosed_fence(text: str) -> str:
+    """The code fence ``text`` leaves open at its end, or "": close it before more Markdown
+    follows, or that Markdown is drawn as code."""
+    parts = split_fences(text)
+    if not parts or not parts[-1][0]:
+        return ""
+    lines = parts[-1][1].splitlines()
+    fence = _FENCE.match(lines[0]).group(1)  # type: ignore[union-attr]
+    last = lines[-1].strip() if len(lines) > 1 else ""
+    return "" if last.startswith(fence) and set(last) == {fence[0]} else fence
+
+
 class _CodeSpans:
     """Where the inline code span opened at a backtick run ends, in linear time overall.
 
