@@ -6,7 +6,9 @@ recorded earlier and records new ones, ``replay`` never calls the API, ``off`` i
 
 A request's key is the SHA-256 of the canonical JSON of everything that changes the answer:
 the kind of call, the server's host, the model, the messages (or image prompt) and the
-parameters. Never the API key or headers, and not ``stream`` (the answer is the same).
+parameters. Never the API key or headers, and not ``stream`` (the answer is the same). In
+replay mode a request recorded against exactly one other server is served from that record, so
+a shared notebook replays with any base URL; record mode matches the server exactly.
 
 Concurrent kernels share the file safely: an append holds an exclusive ``flock`` and is one
 ``os.write`` on an ``O_APPEND`` descriptor, so lines never interleave; a line left half
@@ -306,6 +308,13 @@ class CacheFile:
         finally:
             os.close(fd)  # also releases the lock
 
+    def on_other_hosts(self, kind: str, host: str, request: dict[str, Any]) -> dict[str, str]:
+        """Keys of recordings of exactly this request made against other servers, by host."""
+        self.refresh()
+        hosts = sorted({s.host for s in self.index.values()} - {host})
+        keys = {h: request_key(kind, h, request) for h in hosts}
+        return {h: key for h, key in keys.items() if key in self.index}
+
     def near_misses(self, wanted: Summary) -> list[str]:
         """What differs from the closest recording of the same prompt (empty: none found)."""
         options = [wanted.differences(s) for s in self.index.values() if s.prompt == wanted.prompt]
@@ -337,6 +346,7 @@ class Lookup:
     request: dict[str, Any] = field(default_factory=dict)
     secrets: list[Secret] = field(default_factory=list, repr=False)  # masked out of records
     record: dict[str, Any] | None = None
+    recorded_host: str = ""  # replay of a recording made against another server
 
     @property
     def hit(self) -> bool:
@@ -349,13 +359,23 @@ class Lookup:
     def note(self) -> str:
         """The small note a replayed answer shows (on a hit)."""
         meta = self.provenance()
-        return f"↻ Replayed from {meta['cache']} (recorded {meta['recorded']}); nothing was sent."
+        against = f" against {self.recorded_host}" if self.recorded_host else ""
+        return (
+            f"↻ Replayed from {meta['cache']} (recorded {meta['recorded']}{against}); "
+            "nothing was sent."
+        )
 
     def provenance(self) -> dict[str, Any]:
         """Extra output metadata: whether the answer was replayed, and from where."""
         if not self.hit:
             return {}
-        return {"replayed": True, "recorded": self.record["created"], "cache": self.file.path.name}
+        where = {"recorded_host": self.recorded_host} if self.recorded_host else {}
+        return {
+            "replayed": True,
+            "recorded": self.record["created"],
+            "cache": self.file.path.name,
+            **where,
+        }
 
     def store(self, answer: dict[str, Any]) -> None:
         """Record a complete answer (record mode, on a miss); secrets are masked out."""
@@ -398,8 +418,10 @@ class Lookup:
 def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label: str) -> Lookup:
     """Find ``request`` in the kernel's cache, following ``GPTMagic.cache_mode``.
 
-    In replay mode a miss is an error naming the cell (``label``) and the file, with what
-    differs from a recording of the same prompt when there is one.
+    In replay mode a recording of the same request made against one other server is used
+    (a notebook recorded against one server, replayed with another base URL); otherwise a
+    miss is an error naming the cell (``label``) and the file, with what differs from a
+    recording of the same prompt when there is one. Record mode matches the server exactly.
     """
     mode, path = magic.cache_mode, magic.cache
     if mode == "off" or (not path and mode == "record"):
@@ -423,6 +445,19 @@ def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label
         raise GPTMagicError(
             f"No recorded answer for the cell {cell!r}: the cache file {file.path} does not "
             "exist (GPTMagic.cache_mode 'replay' never calls the API)."
+        )
+    elsewhere = file.on_other_hosts(kind, host, request)
+    if len(elsewhere) == 1:  # the same notebook, replayed with another base URL
+        [(other_host, other_key)] = elsewhere.items()
+        found.record = file.get(other_key)
+        if found.hit:
+            found.recorded_host = other_host
+            return found
+    if len(elsewhere) > 1:
+        raise GPTMagicError(
+            f"No recorded answer for the cell {cell!r} from {host} in {file.path}, and it was "
+            f"recorded against {len(elsewhere)} other servers ({', '.join(elsewhere)}): set "
+            "GPTMagic.base_url to the one to replay."
         )
     differs = file.near_misses(Summary.of(kind, host, request))
     why = f"; a recording of this prompt differs in {' and '.join(differs)}" if differs else ""

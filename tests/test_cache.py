@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gptmagic.cache import CacheFile, request_key
-from gptmagic.testing.server import Reply
+from gptmagic.testing.server import FakeOpenAI, Reply
 from tests.conftest import KEY, dispose_shell, make_shell, run
 
 
@@ -138,7 +138,6 @@ def test_replay_miss_says_what_differs_from_a_recording_of_the_same_prompt(shell
 @pytest.mark.parametrize(
     ("change", "differs"),
     [
-        ("%config GPTMagic.base_url = 'http://127.0.0.1:9/v1'", "the server"),
         ("%config GPTMagic.max_tokens = 50", "the parameters"),
         ("%config GPTMagic.system_prompt = 'Be brief.'", "the conversation before it"),
     ],
@@ -150,6 +149,61 @@ def test_the_key_covers_server_parameters_and_conversation(shell, cache, capsys,
     run(shell, "%config GPTMagic.cache_mode = 'replay'")
     assert not run(shell, "%%gpt\nhello").success
     assert differs in error_line(capsys)
+
+
+ELSEWHERE = "http://127.0.0.1:9/v1"  # nothing listens: a request there would fail
+
+
+def test_replay_uses_the_one_recording_made_against_another_server_and_says_so(
+    shell, outputs, cache, server
+):
+    run(shell, "%%gpt\nhello")
+    recorded = final(outputs)["data"]["text/plain"]
+    run(shell, "%gpt reset")
+    run(shell, f"%config GPTMagic.base_url = {ELSEWHERE!r}")
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    assert run(shell, "%%gpt\nhello").success
+    assert len(server.chat_requests) == 1
+    assert final(outputs)["data"]["text/plain"] == recorded
+    recorded_at = server.base_url.split("//")[1].split("/")[0]
+    note = final(outputs)["data"]["text/markdown"].split("\n\n")[0]
+    created = records(cache)[0]["created"]
+    assert note == (
+        f"> ↻ Replayed from {cache.name} (recorded {created} against {recorded_at}); "
+        "nothing was sent."
+    )
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert (meta["host"], meta["recorded_host"]) == ("127.0.0.1:9", recorded_at)
+    assert conversation_turns(shell) == 1 and len(records(cache)) == 1
+
+
+def test_replay_with_recordings_from_two_other_servers_names_both(shell, cache, server, capsys):
+    run(shell, "%%gpt\nhello")
+    with FakeOpenAI(api_key=KEY, lifetime=60) as second:
+        run(shell, "%gpt reset")
+        run(shell, f"%config GPTMagic.base_url = {second.base_url!r}")
+        run(shell, "%%gpt\nhello")
+    hosts = sorted(r["host"] for r in records(cache))
+    assert len(set(hosts)) == 2
+    run(shell, "%gpt reset")
+    run(shell, f"%config GPTMagic.base_url = {ELSEWHERE!r}")
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    capsys.readouterr()
+    assert not run(shell, "%%gpt\nhello").success
+    line = error_line(capsys)
+    assert f"recorded against 2 other servers ({hosts[0]}, {hosts[1]})" in line
+    assert "from 127.0.0.1:9" in line and "GPTMagic.base_url" in line
+    assert conversation_turns(shell) == 0
+
+
+def test_record_mode_never_uses_a_recording_made_against_another_server(shell, cache, server):
+    run(shell, "%%gpt\nhello")
+    with FakeOpenAI(api_key=KEY, lifetime=60) as second:
+        run(shell, "%gpt reset")
+        run(shell, f"%config GPTMagic.base_url = {second.base_url!r}")
+        assert run(shell, "%%gpt\nhello").success
+        assert len(second.chat_requests) == 1
+    assert len(server.chat_requests) == 1 and len(records(cache)) == 2
 
 
 def test_streaming_or_not_does_not_change_the_key(shell, outputs, cache, server):

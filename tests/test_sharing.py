@@ -17,7 +17,7 @@ import pytest
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell
 
-from gptmagic.testing.example import RECORD_BASE_URL, RECORD_PORT, cache_path
+from gptmagic.testing.example import RECORD_PORT, cache_path
 from gptmagic.testing.notebook import execute
 from gptmagic.testing.server import FakeOpenAI
 from tests.conftest import KEY
@@ -32,15 +32,19 @@ def nothing_listens_on(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+REPLAY_PORT = 9  # not the recording's port: replay works with any base URL
+
+
 @pytest.fixture(scope="module")
 def replayed():
-    """The example re-executed in replay mode, with no key and its server's port closed."""
-    assert nothing_listens_on(RECORD_PORT), f"port {RECORD_PORT} must be closed for this test"
+    """The example re-executed in replay mode, with no key, against another address where
+    nothing listens (a request that escaped the cache would fail)."""
+    assert nothing_listens_on(REPLAY_PORT), f"port {REPLAY_PORT} must be closed for this test"
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("OPENAI_API_KEY", raising=False)
         patch.delenv("GPTMAGIC_CACHE", raising=False)
         patch.setenv("GPTMAGIC_CACHE_MODE", "replay")
-        patch.setenv("OPENAI_BASE_URL", RECORD_BASE_URL)
+        patch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{REPLAY_PORT}/v1")
         return execute(EXAMPLE, {})
 
 
@@ -80,6 +84,17 @@ def image_outputs(nb) -> list[dict]:
         for output in cell.outputs
         if "image/png" in output.get("data", {})
     ]
+
+
+def test_the_replayed_answers_say_which_server_recorded_them(replayed):
+    recorded_at = f"127.0.0.1:{RECORD_PORT}"
+    outputs = answer_outputs(replayed) + image_outputs(replayed)
+    assert len(outputs) == 4
+    for output in outputs:
+        assert output.metadata["gptmagic"]["recorded_host"] == recorded_at
+        assert output.metadata["gptmagic"]["host"] == f"127.0.0.1:{REPLAY_PORT}"
+    for output in answer_outputs(replayed):
+        assert f" against {recorded_at}); nothing was sent." in output.data["text/markdown"]
 
 
 def test_the_example_replays_its_images_byte_for_byte(replayed):

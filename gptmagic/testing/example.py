@@ -6,9 +6,9 @@ file, and the executed notebook written in place)::
 
     python -m gptmagic.testing.example notebooks/shared_example.ipynb
 
-The local test server listens on the fixed port :data:`RECORD_PORT` because the server's host
-is part of every answer's cache key: a replay names the same host in ``OPENAI_BASE_URL``, where
-nothing listens any more, so any request that escaped the cache would fail.
+The local test server listens on the fixed port :data:`RECORD_PORT`, so the host in every
+record (part of its cache key) is the same each time the example is recorded again. A replay
+needs no address: in replay mode a recording made against one other server is used, and says so.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from .notebook import execute
 from .server import FakeOpenAI, Reply
 
 RECORD_PORT = 47811
-RECORD_BASE_URL = f"http://127.0.0.1:{RECORD_PORT}/v1"
 
 TABLE = """\
 | | pandas | polars |
