@@ -12,6 +12,7 @@ everything else is a repr capped at ``max_chars``.
 from __future__ import annotations
 
 import itertools
+import re
 import reprlib
 import sys
 import warnings
@@ -39,7 +40,10 @@ DEFAULT = Options()
 def describe(value: Any, label: str, options: Options = DEFAULT) -> str:
     """The prompt text for ``value`` (named ``label`` in the prompt)."""
     if isinstance(value, str):
-        return cap(value, options.max_chars)
+        text = cap(value, options.max_chars)
+        if label.startswith("In[") and "\n" in text.strip():  # a cell's source: code
+            return fenced(text.strip("\n"), "python")
+        return text
     pandas, numpy = sys.modules.get("pandas"), sys.modules.get("numpy")
     if pandas is not None and isinstance(value, pandas.DataFrame):
         return describe_frame(value, label, options)
@@ -118,7 +122,7 @@ def describe_array(numpy: Any, array: Any, label: str, options: Options) -> str:
     if array.size:
         # Summarised printing formats only the edge items, whatever the array's size.
         text = numpy.array2string(array, threshold=60, edgeitems=3, max_line_width=100)
-        lines += ["", "```", cap(text, options.max_chars), "```"]
+        lines += ["", fenced(cap(text, options.max_chars))]
     if options.stats and array.size and numpy.issubdtype(array.dtype, numpy.number):
         step = -(-array.size // STATS_SAMPLE)
         sample = array.flat[::step]
@@ -147,10 +151,18 @@ _CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
 def capped_repr(value: Any, max_chars: int) -> str:
-    """A repr of at most ``max_chars``; built-in containers are cut while being built."""
-    if type(value) in _CONTAINERS:
-        return cap(_REPR.repr(value), max_chars)
-    return cap(repr(value), max_chars)
+    """A repr of at most ``max_chars``; built-in containers are cut while being built.
+
+    A repr of several lines is fenced as code, so Markdown keeps its line breaks.
+    """
+    text = cap(_REPR.repr(value) if type(value) in _CONTAINERS else repr(value), max_chars)
+    return fenced(text) if "\n" in text else text
+
+
+def fenced(text: str, info: str = "") -> str:
+    """``text`` as a fenced code block, with a fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    return f"{'`' * (longest + 1)}{info}\n{text}\n{'`' * (longest + 1)}"
 
 
 def cap(text: str, max_chars: int) -> str:

@@ -337,3 +337,15 @@ def test_history_draws_the_question_after_a_table_as_its_own_paragraph(shell, se
     run(shell, "%gpt history")
     markdown = outputs.outputs[-1]["data"]["text/markdown"]
     assert f"### User\n\n{TWO_ROWS}\n\nWhich value is larger?\n\n" in markdown
+
+
+def test_a_cell_source_of_several_lines_is_a_python_block(shell, server):
+    run(shell, "# totals\ntotal = 6 * 7")
+    sent = ask(shell, server, "Explain {In[1]} briefly.")
+    assert sent == "Explain \n\n```python\n# totals\ntotal = 6 * 7\n```\n\n briefly."
+
+
+def test_a_repr_of_several_lines_is_a_code_block_its_fences_cannot_close(shell, server):
+    run(shell, "class Tall:\n    def __repr__(self):\n        return 'a\\n```\\nb'")
+    run(shell, "tall = Tall()")
+    assert ask(shell, server, "{tall}") == "````\na\n```\nb\n````"
