@@ -1,0 +1,103 @@
+"""The package's shape, computed from its source: no import cycles, and only the entry points
+import the magics module (everything below it gets plain values passed down)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "gptmagic"
+# The modules that may import gptmagic.magics: loading the extension and the panel, which
+# links widgets to the live GPTMagic instance's traits.
+MAGICS_IMPORTERS = {"gptmagic", "gptmagic.extension"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def resolve(module: str, is_package: bool, node: ast.ImportFrom, known: set[str]) -> list[str]:
+    """The gptmagic modules one ``from ... import ...`` statement names: the submodules it
+    imports (``from . import cache``), else the module it imports names from."""
+    if node.level:
+        base = module.split(".")
+        if not is_package:
+            base = base[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        target = ".".join([*base, node.module] if node.module else base)
+    else:
+        target = node.module or ""
+    submodules = [f"{target}.{alias.name}" for alias in node.names]
+    return [m for m in submodules if m in known] or [target]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the gptmagic modules it imports anywhere (top level or inside functions)."""
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        edges: set[str] = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                found = resolve(module, path.name == "__init__.py", node, set(files))
+            elif isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            else:
+                continue
+            edges |= {name for name in found if name in files and name != module}
+        graph[module] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (as a path that returns to its start), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_import_graph_is_read_from_the_source():
+    graph = import_graph()
+    assert "gptmagic.magics" in graph["gptmagic.extension"]
+    assert len(graph) >= 20
+
+
+def test_the_package_has_no_import_cycle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_only_the_entry_points_import_the_magics_module():
+    importers = {m for m, edges in import_graph().items() if "gptmagic.magics" in edges}
+    assert importers <= MAGICS_IMPORTERS, sorted(importers - MAGICS_IMPORTERS)
+
+
+@pytest.mark.parametrize(
+    ("graph", "expected"),
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, ["a", "b", "c", "a"]),
+        ({"a": {"b"}, "b": {"c"}, "c": set()}, None),
+    ],
+)
+def test_cycle_detection_finds_a_cycle_and_only_a_cycle(graph, expected):
+    assert find_cycle(graph) == expected
