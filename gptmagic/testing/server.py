@@ -4,12 +4,17 @@ It speaks real HTTP on 127.0.0.1 (real status codes, chunked SSE streams, droppe
 connections) so that code under test goes through the genuine ``openai`` SDK and its
 transport instead of mocks. Every request is recorded; replies can be scripted with
 ``enqueue(Reply(...))``, in-process or from another process via the ``/_control/*`` endpoints.
+
+It serves Chat Completions, the Responses API (typed SSE events, a reasoning model
+``o-reason``), image generation and model listing, at OpenAI's paths (``/v1/...``) and at
+Azure OpenAI's (``/openai/deployments/{model}/...?api-version=`` with an ``api-key`` header).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import re
 import socket
@@ -24,14 +29,17 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["FakeOpenAI", "Recorded", "Reply"]
 
-CHAT_MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "o-strict", "o-fixed-temp"]
+CHAT_MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "o-strict", "o-fixed-temp", "o-reason"]
+#: models that reason: /v1/responses accepts ``reasoning`` for them and refuses temperature/top_p
+REASONING_MODELS = ["o-reason"]
 DEFAULT_MODELS = [*CHAT_MODELS, "gpt-image-1", "dall-e-3"]
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
 _TOKEN = re.compile(r"\s*\S+\s*|\s+")
+_AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)(?P<api>/.+)")
 _LOREM = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed"]
 _PARAGRAPH_WORDS = 60
 _Plans = list[tuple[list[str], str]]  # per choice: the tokens to send and the finish reason
@@ -40,7 +48,8 @@ _REPLY_MODES = {
     "image_format": ("b64_json", "url"),
     "image_kind": ("png", "svg", "html"),
     "download": ("whole", "chunked", "drip"),
-    "endpoint": ("chat", "images", "models"),
+    "endpoint": ("chat", "images", "models", "responses"),
+    "fail_event": ("response.failed", "error"),
 }
 _DEFAULT_ERRORS = {  # status -> (message, type, code) sent when a Reply gives no `error`
     400: ("Bad request.", "invalid_request_error", None),
@@ -55,24 +64,31 @@ _DEFAULT_ERRORS = {  # status -> (message, type, code) sent when a Reply gives n
 
 @dataclass
 class Reply:
-    """A scripted answer for the next chat (or images, or models) request, with optional faults.
+    """A scripted answer for the next chat, responses, images or models request, with faults.
 
     The answer is `text`, else `tokens` lorem tokens, else the default answer. Faults count
-    content chunks. Streams honour every field; a non-streamed reply honours only `stall`
-    (a delay) and `drop_after` (the connection closes without a response). A `status` other
-    than 200 sends `error` (the whole JSON body, default OpenAI-style) with `headers`; a
-    string `error` is sent as an HTML or text page with `status`, 200 included, as proxies
-    and web servers do. For images, the request's ``response_format`` wins over
-    `image_format`; `image_kind` says what the image bytes are (a PNG, or a hostile SVG or an
-    HTML page), `image_url` replaces the link a URL answer gives, and the download of that link
-    can be `download_bytes` long (generated as it is sent, never held in memory), sent `whole`
-    (with Content-Length), `chunked` (without), or as a `drip` of 16 bytes every `chunk_delay`
-    (0.2 s by default).
+    content chunks (for /v1/responses: text and reasoning-summary deltas). Streams honour every
+    field; a non-streamed reply honours only `stall` (a delay) and `drop_after` (the connection
+    closes without a response). A `status` other than 200 sends `error` (the whole JSON body,
+    default OpenAI-style) with `headers`; a string `error` is sent as an HTML or text page with
+    `status`, 200 included, as proxies and web servers do. For images, the request's
+    ``response_format`` wins over `image_format`; `image_kind` says what the image bytes are (a
+    PNG, or a hostile SVG or an HTML page), `image_url` replaces the link a URL answer gives,
+    and the download of that link can be `download_bytes` long (generated as it is sent, never
+    held in memory), sent `whole` (with Content-Length), `chunked` (without), or as a `drip` of
+    16 bytes every `chunk_delay` (0.2 s by default).
 
     `raw_chunks` replaces a streamed chat answer with exactly these SSE payloads, each sent
     as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is UTF-8
     encoded), paced by `chunk_delay`; nothing else is added (include ``"[DONE]"`` yourself).
     `raw_body` is the same for a non-streamed chat answer: the exact body of a 200 response.
+
+    A /v1/responses request takes the oldest reply queued for ``responses`` or ``chat`` (a text
+    answer scripts the same whichever API asks). There `finish_reason` "length" ends the
+    response ``incomplete`` (``max_output_tokens``), another reason ``incomplete`` with that
+    reason; `tool_calls` (``[{"name", "arguments"}]``) are function calls the model makes
+    (after the text, if `text` or `tokens` is given, else instead of it); `fail_after` content
+    chunks a stream ends with a `fail_event` (``response.failed`` or ``error``).
     """
 
     text: str | None = None
@@ -98,6 +114,9 @@ class Reply:
     raw_chunks: list[str | bytes] | None = None
     raw_body: str | bytes | None = None
     usage_body: dict[str, Any] | None = None  # sent as the chat usage instead of the counts
+    tool_calls: list[dict[str, str]] | None = None
+    fail_after: int | None = None
+    fail_event: str = "response.failed"
 
     def __post_init__(self) -> None:
         """Reject typos early: a misspelt mode would otherwise silently test nothing."""
@@ -121,12 +140,14 @@ class Recorded:
     body: Any
     time: float
     first_byte: float | None = None  # time.monotonic() of the first SSE event sent (bench/)
+    query: dict[str, str] = field(default_factory=dict)  # e.g. Azure's api-version
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for /_control/requests without leaking the caller's API key."""
         data = asdict(self)
-        if "authorization" in data["headers"]:
-            data["headers"]["authorization"] = "<redacted>"
+        for name in ("authorization", "api-key"):
+            if name in data["headers"]:
+                data["headers"][name] = "<redacted>"
         return data
 
 
@@ -277,15 +298,60 @@ def _check_model_quirks(model: str, body: dict[str, Any]) -> None:
 
 
 @dataclass
-class _ChatRequest:
-    """The validated parts of a chat completion request that shape the answer."""
+class _TextRequest:
+    """What shapes a text answer, whichever API asked (chat completions or responses)."""
 
     model: str
     messages: list[dict[str, Any]]
     stream: bool
-    include_usage: bool
-    n: int
     limit: int | None
+    n: int = 1
+
+    def prompt_tokens(self) -> int:
+        return sum(len(_message_text(m).split()) + 3 for m in self.messages)
+
+    def said(self) -> str:
+        """The last user message, as the answers quote it."""
+        users = [_message_text(m) for m in self.messages if m["role"] == "user"]
+        return " ".join(users[-1].split())[:200] if users else "nothing"
+
+    def default_answer(self, number: int) -> str:
+        """Markdown that proves the whole conversation reached the server."""
+        roles = Counter(m["role"] for m in self.messages)
+        summary = ", ".join(f"{count} {role}" for role, count in roles.items())
+        answer = (
+            f"Answer {number} from {self.model}: you said *{self.said()}*. "
+            f"I can see {len(self.messages)} messages ({summary})."
+        )
+        users = [m for m in self.messages if m["role"] == "user"]
+        if users and "```python" in _message_text(users[-1]):  # asked for code: give some
+            answer += f'\n\n```python\nprint("code from answer {number}")\n```\n'
+        return answer
+
+    def answer_text(self, reply: Reply, number: int) -> str:
+        if reply.text is not None:
+            return reply.text
+        if reply.tokens is not None:
+            return lorem(reply.tokens)
+        return self.default_answer(number)
+
+    def plan(self, text: str, reply: Reply) -> _Plans:
+        """Tokens and finish reason per choice; choices after the first say which variant."""
+        plans = []
+        for index in range(1 if reply.ignore_n else self.n):
+            tokens = tokenize(text + (f" (variant {index})" if index else ""))
+            if self.limit is not None and len(tokens) > self.limit:
+                plans.append((tokens[: self.limit], "length"))
+            else:
+                plans.append((tokens, reply.finish_reason))
+        return plans
+
+
+@dataclass
+class _ChatRequest(_TextRequest):
+    """The validated parts of a chat completion request that shape the answer."""
+
+    include_usage: bool = False
 
     @classmethod
     def parse(cls, body: Any, models: list[str]) -> _ChatRequest:
@@ -310,34 +376,6 @@ class _ChatRequest:
             limit=_positive_int(body, limit_name, None),
         )
 
-    def prompt_tokens(self) -> int:
-        return sum(len(_message_text(m).split()) + 3 for m in self.messages)
-
-    def default_answer(self, number: int) -> str:
-        """Markdown that proves the whole conversation reached the server."""
-        users = [_message_text(m) for m in self.messages if m["role"] == "user"]
-        said = " ".join(users[-1].split())[:200] if users else "nothing"
-        roles = Counter(m["role"] for m in self.messages)
-        summary = ", ".join(f"{count} {role}" for role, count in roles.items())
-        answer = (
-            f"Answer {number} from {self.model}: you said *{said}*. "
-            f"I can see {len(self.messages)} messages ({summary})."
-        )
-        if users and "```python" in users[-1]:  # asked for code (%%gpt --code): give some
-            answer += f'\n\n```python\nprint("code from answer {number}")\n```\n'
-        return answer
-
-    def plan(self, text: str, reply: Reply) -> _Plans:
-        """Tokens and finish reason per choice; choices after the first say which variant."""
-        plans = []
-        for index in range(1 if reply.ignore_n else self.n):
-            tokens = tokenize(text + (f" (variant {index})" if index else ""))
-            if self.limit is not None and len(tokens) > self.limit:
-                plans.append((tokens[: self.limit], "length"))
-            else:
-                plans.append((tokens, reply.finish_reason))
-        return plans
-
     def usage(self, completion_tokens: int) -> dict[str, int]:
         prompt_tokens = self.prompt_tokens()
         return {
@@ -345,6 +383,252 @@ class _ChatRequest:
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+
+
+_RESPONSES_PARAMETERS = frozenset(
+    {
+        "model", "input", "instructions", "stream", "stream_options", "temperature", "top_p",
+        "max_output_tokens", "reasoning", "tools", "tool_choice", "parallel_tool_calls",
+        "store", "previous_response_id", "metadata", "text", "include", "truncation", "user",
+        "service_tier", "background", "prompt_cache_key", "safety_identifier", "max_tool_calls",
+        "top_logprobs",
+    }
+)  # fmt: skip
+_INPUT_ROLES = ("user", "assistant", "system", "developer")
+_ASSISTANT_PARTS = ("output_text", "refusal")
+_USER_PARTS = ("input_text", "input_image", "input_file")
+_REASONING_TOKENS = {"minimal": 4, "low": 8, "medium": 20, "high": 48}  # effort -> tokens spent
+_SUMMARIES = ("auto", "concise", "detailed")
+_MIN_OUTPUT_TOKENS = 16
+_IMAGE_URLS = ("data:image/", "https://", "http://")
+
+
+def _supported(values: tuple[str, ...]) -> str:
+    quoted = [f"'{value}'" for value in values]
+    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+
+def _check_parts(parts: list[Any], role: str, where: str) -> None:
+    """Content parts must suit the role (assistant: output_text; others: input_*)."""
+    allowed = _ASSISTANT_PARTS if role == "assistant" else _USER_PARTS
+    for j, part in enumerate(parts):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in allowed:
+            message = f"Invalid value: '{kind}'. Supported values are: {_supported(allowed)}."
+            raise _invalid(message, f"{where}.content[{j}]", "invalid_value")
+        url = part.get("image_url")
+        if kind == "input_image" and not (isinstance(url, str) and url.startswith(_IMAGE_URLS)):
+            message = "Invalid 'image_url': expected a URL or a base64 data URL of an image."
+            raise _invalid(message, f"{where}.content[{j}].image_url", "invalid_value")
+
+
+def _input_message(item: Any, where: str) -> dict[str, Any]:
+    """One ``input`` item, validated, as a chat-style message (tool items included)."""
+    if not isinstance(item, dict):
+        raise _invalid(f"Invalid '{where}': expected an object.", where, "invalid_type")
+    kind = item.get("type", "message")
+    if kind == "function_call":
+        return {"role": "assistant", "content": f"{item.get('name')}({item.get('arguments')})"}
+    if kind == "function_call_output":
+        return {"role": "tool", "content": str(item.get("output", ""))}
+    role, content = item.get("role"), item.get("content")
+    if kind != "message" or role not in _INPUT_ROLES:
+        message = f"Invalid value: '{role}'. Supported values are: {_supported(_INPUT_ROLES)}."
+        raise _invalid(message, f"{where}.role", "invalid_value")
+    if isinstance(content, list):
+        _check_parts(content, role, where)
+    elif not isinstance(content, str):
+        message = f"Invalid '{where}.content': expected a string or an array of content parts."
+        raise _invalid(message, f"{where}.content", "invalid_type")
+    return {"role": role, "content": content}
+
+
+def _input_messages(items: Any) -> list[dict[str, Any]]:
+    """Validate ``input`` like the API does; read it as chat-style messages for the answer."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    if items is None:
+        message = "Missing required parameter: 'input'."
+        raise _invalid(message, "input", "missing_required_parameter")
+    if not isinstance(items, list) or not items:
+        message = "Invalid 'input': expected a string or a non-empty array of input items."
+        raise _invalid(message, "input", "invalid_type")
+    return [_input_message(item, f"input[{i}]") for i, item in enumerate(items)]
+
+
+def _check_range(body: dict[str, Any], name: str, top: float) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:
+        message = f"Invalid '{name}': expected a number from 0 to {top}."
+        raise _invalid(message, name, "invalid_value")
+
+
+def _check_choice(value: Any, allowed: Any, param: str) -> None:
+    if value is not None and value not in allowed:
+        message = f"Invalid value: '{value}'. Supported values are: {_supported(tuple(allowed))}."
+        raise _invalid(message, param, "invalid_value")
+
+
+def _reasoning(model: str, body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(effort, summary) of the request; effort is None for a model that does not reason.
+
+    Reasoning models refuse ``temperature`` and ``top_p``; other models refuse ``reasoning``.
+    """
+    reasoning = body.get("reasoning") or {}
+    if not isinstance(reasoning, dict):
+        message = "Invalid type for 'reasoning': expected an object."
+        raise _invalid(message, "reasoning", "invalid_type")
+    thinks = model in REASONING_MODELS
+    refused = ("temperature", "top_p") if thinks else ("reasoning.effort", "reasoning.summary")
+    for name in refused:
+        scope, _, key = name.rpartition(".")
+        if (reasoning if scope else body).get(key) is not None:
+            message = f"Unsupported parameter: '{name}' is not supported with this model."
+            raise _invalid(message, name, "unsupported_parameter")
+    _check_choice(reasoning.get("effort"), _REASONING_TOKENS, "reasoning.effort")
+    _check_choice(reasoning.get("summary"), _SUMMARIES, "reasoning.summary")
+    if not thinks:
+        return None, None
+    return reasoning.get("effort") or "medium", reasoning.get("summary")
+
+
+@dataclass
+class _ResponsesRequest(_TextRequest):
+    """The validated parts of a /v1/responses request (``instructions`` is a system message;
+    ``limit`` is what the reasoning left of ``max_output_tokens``)."""
+
+    effort: str | None = None  # None: the model does not reason
+    summary: str | None = None
+    reasoning_tokens: int = 0
+    echo: dict[str, Any] = field(default_factory=dict)  # request fields the Response repeats
+
+    @classmethod
+    def parse(cls, body: Any, models: list[str]) -> _ResponsesRequest:
+        """Validate like OpenAI does, raising 400/404 errors with OpenAI's wording."""
+        _check_object(body)
+        unknown = sorted(set(body) - _RESPONSES_PARAMETERS)
+        if unknown:
+            raise _invalid(f"Unknown parameter: '{unknown[0]}'.", unknown[0], "unknown_parameter")
+        if not isinstance(body.get("model"), str):
+            message = "Missing required parameter: 'model'."
+            raise _invalid(message, "model", "missing_required_parameter")
+        instructions = body.get("instructions")
+        if instructions is not None and not isinstance(instructions, str):
+            message = "Invalid type for 'instructions': expected a string."
+            raise _invalid(message, "instructions", "invalid_type")
+        messages = _input_messages(body.get("input"))
+        _check_model(body["model"], models)
+        _check_range(body, "temperature", 2)
+        _check_range(body, "top_p", 1)
+        effort, summary = _reasoning(body["model"], body)
+        limit = _positive_int(body, "max_output_tokens", None)
+        if limit is not None and limit < _MIN_OUTPUT_TOKENS:
+            message = (
+                "Invalid 'max_output_tokens': integer below minimum value. Expected a value "
+                f">= {_MIN_OUTPUT_TOKENS}, but got {limit} instead."
+            )
+            raise _invalid(message, "max_output_tokens", "integer_below_min_value")
+        thinking = min(_REASONING_TOKENS[effort] if effort else 0, limit or 1 << 30)
+        system = [{"role": "system", "content": instructions}] if instructions else []
+        echoed = ("instructions", "max_output_tokens", "temperature", "top_p")
+        return cls(
+            model=body["model"],
+            messages=system + messages,
+            stream=bool(body.get("stream")),
+            limit=None if limit is None else limit - thinking,
+            effort=effort,
+            summary=summary,
+            reasoning_tokens=thinking,
+            echo={name: body.get(name) for name in echoed},
+        )
+
+
+class _Response:
+    """One /v1/responses answer: its output items (reasoning, message, function calls) and the
+    Response object at any stage of the stream."""
+
+    def __init__(self, request: _ResponsesRequest, reply: Reply, number: int):
+        self.request, self.reply, self.number = request, reply, number
+        [(self.tokens, finish)] = request.plan(request.answer_text(reply, number), reply)
+        self.speaks = not reply.tool_calls or reply.text is not None or reply.tokens is not None
+        self.status = "completed" if finish == "stop" else "incomplete"
+        reason = "max_output_tokens" if finish == "length" else finish
+        self.incomplete = None if finish == "stop" else {"reason": reason}
+        summary = f"**Reading the question**\n\nThe user said *{request.said()}*; be brief."
+        self.summary = tokenize(summary) if request.effort and request.summary else []
+
+    def reasoning(self, summary: str) -> dict[str, Any]:
+        parts = [{"type": "summary_text", "text": summary}] if summary else []
+        return {"id": f"rs_fake{self.number}", "type": "reasoning", "summary": parts}
+
+    def message(self, text: str | None) -> dict[str, Any]:
+        """The message item: in progress and empty (None), else done with ``text``."""
+        status = "in_progress" if text is None else self.status
+        content = [] if text is None else [_output_text(text)]
+        item = {"id": f"msg_fake{self.number}", "type": "message", "status": status}
+        return {**item, "role": "assistant", "content": content}
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": f"fc_fake{self.number}_{i}",
+                "type": "function_call",
+                "status": "completed",
+                "call_id": f"call_fake{self.number}_{i}",
+                "name": call["name"],
+                "arguments": call["arguments"],
+            }
+            for i, call in enumerate(self.reply.tool_calls or [])
+        ]
+
+    def output(self) -> list[dict[str, Any]]:
+        """Every output item, done."""
+        items = [self.reasoning("".join(self.summary))] if self.request.effort else []
+        if self.speaks:
+            items.append(self.message("".join(self.tokens)))
+        return items + self.calls()
+
+    def usage(self) -> dict[str, Any] | None:
+        if self.reply.usage == "never":
+            return None
+        prompt, thinking = self.request.prompt_tokens(), self.request.reasoning_tokens
+        output = len(self.tokens) * self.speaks + thinking
+        return {
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": output,
+            "output_tokens_details": {"reasoning_tokens": thinking},
+            "total_tokens": prompt + output,
+        }
+
+    def payload(self, status: str | None = None) -> dict[str, Any]:
+        """The Response object: done (``status`` None), else as it stands at ``status``."""
+        done = status is None
+        request = self.request
+        reasoning = {"effort": request.effort, "summary": request.summary}
+        return {
+            "id": f"resp_fake{self.number}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": self.status if done else status,
+            "error": None,
+            "incomplete_details": self.incomplete if done else None,
+            "model": request.model,
+            "output": self.output() if done else [],
+            "parallel_tool_calls": True,
+            "reasoning": reasoning if request.effort else None,
+            "text": {"format": {"type": "text"}},
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": self.usage() if done else None,
+            **request.echo,
+        }
+
+
+def _output_text(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": []}
 
 
 @dataclass
@@ -407,19 +691,114 @@ def _chunk(
     return {**base, "choices": [choice]}
 
 
-def _event(payload: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(payload)}\n\n".encode()
+def _event(payload: dict[str, Any], kind: str | None = None) -> bytes:
+    """One SSE event; `kind` adds the ``event:`` line the Responses and Images APIs send."""
+    head = f"event: {kind}\n" if kind else ""
+    return f"{head}data: {json.dumps(payload)}\n\n".encode()
 
 
-class _ContentTemplate:
-    """A chunk pre-serialised around a placeholder, so each token costs one tiny json.dumps."""
+class _Template:
+    """An event pre-serialised around placeholders (``"\\0"``, ``"\\1"``, ... in the order they
+    appear), so each token sent costs one tiny json.dumps per value."""
 
-    def __init__(self, base: dict[str, Any], index: int):
-        chunk = _chunk(base, index, {"content": "\0"}, None)
-        self.head, self.tail = json.dumps(chunk).split('"\\u0000"')
+    _HOLE = re.compile(r'"\\u000[0-9]"')
 
-    def render(self, token: str) -> bytes:
-        return f"data: {self.head}{json.dumps(token)}{self.tail}\n\n".encode()
+    def __init__(self, payload: dict[str, Any], kind: str | None = None):
+        self.parts = self._HOLE.split(_event(payload, kind).decode())
+
+    def render(self, *values: Any) -> bytes:
+        pieces = [self.parts[0]]
+        for value, part in zip(values, self.parts[1:], strict=True):
+            pieces += (json.dumps(value), part)
+        return "".join(pieces).encode()
+
+
+class _ResponseStream:
+    """Sends one response's events in the API's order, numbered, with the scripted faults and
+    pacing before each delta (reasoning summary and text) and before the final event."""
+
+    def __init__(self, handler: _Handler, answer: _Response):
+        self.handler, self.answer, self.reply = handler, answer, answer.reply
+        self.sequence = 0
+        self.sent = 0  # deltas sent, as the faults count them
+
+    def send(self) -> None:
+        answer = self.answer
+        self.handler._begin_events(self.reply.headers)
+        self.handler.recorded.first_byte = time.monotonic()
+        self.event("response.created", response=answer.payload("in_progress"))
+        self.event("response.in_progress", response=answer.payload("in_progress"))
+        items = [self.reasoning] if answer.request.effort else []
+        items += [self.message] if answer.speaks else []
+        items += [functools.partial(self.call, call) for call in answer.calls()]
+        for index, send_item in enumerate(items):
+            send_item(index)
+        self.gate()
+        done = "response.completed" if answer.status == "completed" else "response.incomplete"
+        self.event(done, response=answer.payload())
+        self.handler.wfile.write(b"0\r\n\r\n")
+
+    def event(self, kind: str, **fields: Any) -> None:
+        payload = {"type": kind, "sequence_number": self.sequence, **fields}
+        self.sequence += 1
+        self.handler._write(_event(payload, kind))
+
+    def gate(self) -> None:
+        """Before a delta or the final event: pacing, then a scripted drop or failure."""
+        self.handler._between_chunks(self.reply, self.sent)
+        if self.reply.fail_after == self.sent:
+            self.fail()
+
+    def deltas(self, kind: str, tokens: list[str], **where: Any) -> None:
+        template = _Template({"type": kind, "sequence_number": "\0", **where, "delta": "\0"}, kind)
+        for token in tokens:
+            self.gate()
+            self.handler._write(template.render(self.sequence, token))
+            self.sequence += 1
+            self.sent += 1
+
+    def reasoning(self, index: int) -> None:
+        answer, text = self.answer, "".join(self.answer.summary)
+        item = answer.reasoning("")
+        self.event("response.output_item.added", output_index=index, item=item)
+        if text:
+            where = {"item_id": item["id"], "output_index": index, "summary_index": 0}
+            part = {"type": "summary_text", "text": ""}
+            self.event("response.reasoning_summary_part.added", **where, part=part)
+            self.deltas("response.reasoning_summary_text.delta", answer.summary, **where)
+            self.event("response.reasoning_summary_text.done", **where, text=text)
+            self.event("response.reasoning_summary_part.done", **where, part={**part, "text": text})
+        self.event("response.output_item.done", output_index=index, item=answer.reasoning(text))
+
+    def message(self, index: int) -> None:
+        answer, text = self.answer, "".join(self.answer.tokens)
+        item = answer.message(None)
+        where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+        self.event("response.output_item.added", output_index=index, item=item)
+        self.event("response.content_part.added", **where, part=_output_text(""))
+        self.deltas("response.output_text.delta", answer.tokens, **where, logprobs=[])
+        self.event("response.output_text.done", **where, text=text, logprobs=[])
+        self.event("response.content_part.done", **where, part=_output_text(text))
+        self.event("response.output_item.done", output_index=index, item=answer.message(text))
+
+    def call(self, item: dict[str, Any], index: int) -> None:
+        where, arguments = {"item_id": item["id"], "output_index": index}, item["arguments"]
+        started = {**item, "status": "in_progress", "arguments": ""}
+        self.event("response.output_item.added", output_index=index, item=started)
+        self.event("response.function_call_arguments.delta", **where, delta=arguments)
+        self.event("response.function_call_arguments.done", **where, arguments=arguments)
+        self.event("response.output_item.done", output_index=index, item=item)
+
+    def fail(self) -> None:
+        """End the stream as the API does when the model fails mid-answer."""
+        error = {"code": "server_error", "message": "The model failed to generate a response."}
+        if self.reply.fail_event == "error":
+            self.event("error", **error, param=None)
+        else:
+            failed = {**self.answer.payload("failed"), "error": error}
+            self.event("response.failed", response=failed)
+        self.handler.wfile.write(b"0\r\n\r\n")
+        raise _Drop
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -445,15 +824,17 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.stopped:
             self.close_connection = True
             return
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path, query = url.path, {k: v[-1] for k, v in parse_qs(url.query).items()}
         body = self._read_json()
         if not path.startswith("/_control/"):
             headers = {name.lower(): value for name, value in self.headers.items()}
-            self.recorded = Recorded(self.command, path, headers, body, time.monotonic())
+            now = time.monotonic()
+            self.recorded = Recorded(self.command, path, headers, body, now, query=query)
             self.fake._record(self.recorded)
         try:
-            if path.startswith("/v1/"):
-                self._check_auth()
+            if path.startswith(("/v1/", "/openai/")):
+                self._check_auth(path)
             self._route(path)(body)
         except _APIError as err:
             if isinstance(err.body, str):  # a proxy's or web server's page, not JSON
@@ -475,8 +856,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "GET" and path.startswith("/files/"):
             image_id = path.removeprefix("/files/").partition(".")[0]
             return lambda _body: self._file(image_id)
+        if path.startswith("/openai/"):
+            return self._azure_route(path)
         routes = {
             ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/v1/responses"): self._responses,
             ("POST", "/v1/images/generations"): self._images,
             ("GET", "/v1/models"): self._models,
             ("POST", "/_control/enqueue"): self._control_enqueue,
@@ -502,8 +886,27 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"Invalid URL ({self.command} {path})"
             raise _APIError(404, _error_body(message, "invalid_request_error"))
 
-    def _check_auth(self) -> None:
+    def _azure_route(self, path: str) -> Any:
+        """Azure OpenAI's paths: ``/openai/deployments/{name}/chat/completions`` (the deployment
+        names the model) and ``/openai/responses`` want ``?api-version=``; ``/openai/v1/...``
+        (Azure's v1 API) does not."""
+        if path.startswith("/openai/v1/"):
+            return self._route(path.removeprefix("/openai"))
+        if "api-version" not in self.recorded.query:
+            raise _APIError(404, {"error": {"code": "404", "message": "Resource not found"}})
+        match = _AZURE_DEPLOYMENT.fullmatch(path)
+        if match is None:
+            return self._route("/v1" + path.removeprefix("/openai"))
+        deployment, route = match["deployment"], self._route("/v1" + match["api"])
+        if deployment not in self.fake.models:
+            message = "The API deployment for this resource does not exist."
+            raise _APIError(404, {"error": {"code": "DeploymentNotFound", "message": message}})
+        return lambda body: route({**body, "model": deployment} if isinstance(body, dict) else body)
+
+    def _check_auth(self, path: str) -> None:
         sent = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if path.startswith("/openai/"):  # Azure sends its key as api-key
+            sent = self.headers.get("api-key", "").strip() or sent
         if self.fake.api_key is None or sent == self.fake.api_key:
             return
         if not sent:
@@ -537,9 +940,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.stopped:
             raise _Drop
 
-    def _scripted(self, endpoint: str) -> Reply:
-        """The next queued reply for this endpoint (or the default one); errors are raised."""
-        reply = self.fake._next_reply(endpoint) or Reply(endpoint=endpoint)
+    def _scripted(self, *endpoints: str) -> Reply:
+        """The next queued reply for these endpoints (or the default one); errors are raised."""
+        reply = self.fake._next_reply(*endpoints) or Reply(endpoint=endpoints[0])
         if isinstance(reply.error, str):  # a page, even with 200: a web server, not an API
             raise _APIError(reply.status, reply.error, reply.headers)
         if reply.status != 200:
@@ -553,13 +956,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = _ChatRequest.parse(body, self.fake.models)
         reply = self._scripted("chat")
         number = self.fake._next_answer_number()
-        if reply.text is not None:
-            text = reply.text
-        elif reply.tokens is not None:
-            text = lorem(reply.tokens)
-        else:
-            text = request.default_answer(number)
-        plans = request.plan(text, reply)
+        plans = request.plan(request.answer_text(reply, number), reply)
         base = {"id": f"chatcmpl-fake{number}", "created": int(time.time()), "model": request.model}
         if request.stream and reply.raw_chunks is not None:
             self._stream_raw(reply)
@@ -568,12 +965,16 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._complete_chat(base, plans, request, reply)
 
-    def _complete_chat(
-        self, base: dict[str, Any], plans: _Plans, request: _ChatRequest, reply: Reply
-    ) -> None:
+    def _before_answer(self, reply: Reply) -> None:
+        """A non-streamed answer honours `stall` (a delay) and `drop_after` (no answer at all)."""
         self._wait(reply.stall or 0)
         if reply.drop_after is not None:
             raise _Drop
+
+    def _complete_chat(
+        self, base: dict[str, Any], plans: _Plans, request: _ChatRequest, reply: Reply
+    ) -> None:
+        self._before_answer(reply)
         if reply.raw_body is not None:
             raw = reply.raw_body
             self._send(200, raw.encode() if isinstance(raw, str) else raw, "application/json", {})
@@ -601,7 +1002,7 @@ class _Handler(BaseHTTPRequestHandler):
         base = {**base, "object": "chat.completion.chunk"}
         for index in range(len(plans)):
             self._write(_event(_chunk(base, index, {"role": "assistant", "content": ""}, None)))
-        templates = [_ContentTemplate(base, index) for index in range(len(plans))]
+        templates = [_Template(_chunk(base, i, {"content": "\0"}, None)) for i in range(len(plans))]
         sent = 0
         for position in range(max(len(tokens) for tokens, _ in plans)):
             for index, (tokens, _) in enumerate(plans):
@@ -630,6 +1031,16 @@ class _Handler(BaseHTTPRequestHandler):
             data = payload.encode() if isinstance(payload, str) else payload
             self._write(b"data: " + data + b"\n\n")
         self.wfile.write(b"0\r\n\r\n")
+
+    def _responses(self, body: Any) -> None:
+        request = _ResponsesRequest.parse(body, self.fake.models)
+        reply = self._scripted("responses", "chat")
+        answer = _Response(request, reply, self.fake._next_answer_number())
+        if request.stream:
+            _ResponseStream(self, answer).send()
+        else:
+            self._before_answer(reply)
+            self._send_json(200, answer.payload(), reply.headers)
 
     def _begin_events(self, headers: dict[str, str]) -> None:
         """Start a chunked ``text/event-stream`` response."""
@@ -690,7 +1101,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         def send(kind: str, png: bytes, **extra: Any) -> None:
             payload = {**base, "type": kind, "b64_json": base64.b64encode(png).decode(), **extra}
-            self._write(f"event: {kind}\n".encode() + _event(payload))
+            self._write(_event(payload, kind))
 
         for index in range(1 if reply.ignore_n else request.n):
             for partial in range(request.partials):
@@ -827,8 +1238,15 @@ class FakeOpenAI:
 
     @property
     def chat_requests(self) -> list[Recorded]:
+        """Chat completions requests (OpenAI's and Azure's paths)."""
         with self._lock:
-            return [r for r in self.requests if r.path == "/v1/chat/completions"]
+            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    @property
+    def responses_requests(self) -> list[Recorded]:
+        """Responses API requests (OpenAI's and Azure's paths)."""
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/responses")]
 
     def start(self) -> FakeOpenAI:
         if self._httpd is not None:
@@ -872,11 +1290,11 @@ class FakeOpenAI:
         with self._lock:
             self.requests.append(request)
 
-    def _next_reply(self, endpoint: str) -> Reply | None:
-        """Pop the oldest queued reply meant for this endpoint."""
+    def _next_reply(self, *endpoints: str) -> Reply | None:
+        """Pop the oldest queued reply meant for one of these endpoints."""
         with self._lock:
             for reply in self._queue:
-                if reply.endpoint == endpoint:
+                if reply.endpoint in endpoints:
                     self._queue.remove(reply)
                     return reply
         return None
