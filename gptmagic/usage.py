@@ -34,12 +34,14 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    reasoning_tokens: int = 0  # the part of completion_tokens a reasoning model spent thinking
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.total_tokens + other.total_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
         )
 
     @classmethod
@@ -61,10 +63,21 @@ class Usage:
         prompt = found.get("prompt_tokens") or found.get("input_tokens") or 0
         completion = found.get("completion_tokens") or found.get("output_tokens") or 0
         total = max(found.get("total_tokens") or 0, prompt + completion)
-        return cls(prompt, completion, total)
+        details = get("output_tokens_details") or get("completion_tokens_details")
+        reasoning = count(get("reasoning_tokens") or _field(details, "reasoning_tokens")) or 0
+        return cls(prompt, completion, total, min(reasoning, completion))
 
     def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The counts; ``reasoning_tokens`` only when a model reasoned (stored shapes stay)."""
+        data = asdict(self)
+        if not self.reasoning_tokens:
+            del data["reasoning_tokens"]
+        return data
+
+
+def _field(obj: object, name: str) -> object:
+    """A field of an SDK object or a dict (e.g. ``output_tokens_details``); None if absent."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 CUT_SHORT = ("interrupted", "incomplete")  # billed, never reported: the estimate counts

@@ -1,0 +1,195 @@
+"""The Responses API (``POST /responses``): OpenAI's newer request shape, with reasoning
+effort, reasoning summaries and usage that counts reasoning tokens.
+
+The conversation's system messages become ``instructions``, the others ``input`` items. A
+stream is a sequence of typed events (``response.output_text.delta``, ...) instead of
+choices; both are read into the same normalised events as Chat Completions. The API gives
+one answer per request, so ``n`` > 1 is refused before anything is sent.
+
+A stream that the server ends with ``response.failed`` or ``error`` raises
+``openai.APIError`` (the class the SDK itself raises for an error inside a Chat Completions
+stream) whose ``body`` holds the server's ``code`` and ``message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from .. import compat
+from ..errors import GPTMagicError, error_field
+from ..usage import Usage
+from .base import Backend, ChatParameters
+from .events import Delta, Event, Finish, Reasoning, Reported, ToolCall
+
+DROP_REASONING = "drop_reasoning"
+NO_REASONING_SUMMARY = "no_reasoning_summary"
+
+#: incomplete_details.reason -> the finish reason Chat Completions would give
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+#: stream events whose ``delta`` is answer text or reasoning
+_TEXT = ("response.output_text.delta", "response.refusal.delta")
+_REASONING = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
+
+
+class Responses(Backend):
+    """Requests to ``/responses``; events from its typed stream or its Response object."""
+
+    name = "responses"
+    path = "/responses"
+    explanations: ClassVar[dict[str, str]] = {
+        compat.DROP_TEMPERATURE: compat.EXPLANATIONS[compat.DROP_TEMPERATURE],
+        compat.DROP_TOP_P: compat.EXPLANATIONS[compat.DROP_TOP_P],
+        DROP_REASONING: "does not take a reasoning effort; sent none",
+        NO_REASONING_SUMMARY: "gives no reasoning summary here; asked for none",
+    }
+
+    def body(
+        self, request: ChatParameters, messages: list[dict[str, Any]], adaptations: set[str]
+    ) -> dict[str, Any]:
+        """The Responses body: only parameters the user set, in the accepted form."""
+        if request.n != 1:
+            raise GPTMagicError(
+                f"The Responses API gives one answer per request, so -n {request.n} cannot be "
+                "sent with GPTMagic.api = 'responses'. Use -n 1, or GPTMagic.api = 'chat'."
+            )
+        body: dict[str, Any] = {"model": request.model}
+        system = [_text(m["content"]) for m in messages if m["role"] == "system"]
+        if system:
+            body["instructions"] = "\n\n".join(system)
+        body["input"] = [_input_item(m) for m in messages if m["role"] != "system"]
+        if request.temperature is not None and compat.DROP_TEMPERATURE not in adaptations:
+            body["temperature"] = request.temperature
+        if request.top_p is not None and compat.DROP_TOP_P not in adaptations:
+            body["top_p"] = request.top_p
+        if request.max_tokens is not None:
+            body["max_output_tokens"] = request.max_tokens
+        if request.reasoning and DROP_REASONING not in adaptations:
+            body["reasoning"] = {"effort": request.reasoning}
+            if NO_REASONING_SUMMARY not in adaptations:
+                body["reasoning"]["summary"] = "auto"
+        if request.stream:
+            body["stream"] = True
+        return body
+
+    def open(self, sdk: Any, body: dict[str, Any]) -> ResponseStream | list[Event]:
+        if body.get("stream"):
+            return ResponseStream(sdk.responses.create(**body))
+        raw = sdk.responses.with_raw_response.create(**body)
+        return response_events(raw.parse(), raw.http_request)
+
+    def adaptation_for(self, exc: BaseException, body: dict[str, Any]) -> str | None:
+        """Reasoning models refuse temperature/top_p; other models refuse ``reasoning``; some
+        organisations may not have reasoning summaries. Matched by the 400's ``param``."""
+        import openai
+
+        if not isinstance(exc, openai.BadRequestError):
+            return None
+        param, reasoning = error_field(exc, "param") or "", body.get("reasoning") or {}
+        if param == "reasoning.summary" and "summary" in reasoning:
+            return NO_REASONING_SUMMARY
+        if param.partition(".")[0] == "reasoning" and reasoning:
+            return DROP_REASONING
+        return compat.adaptation_for(exc, body)  # temperature, top_p: nothing else applies
+
+
+def _text(content: str | list[dict[str, Any]]) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+def _input_item(message: dict[str, Any]) -> dict[str, Any]:
+    """A neutral message as an ``input`` item; parts in Chat Completions' shape are mapped
+    (``text`` -> ``input_text``/``output_text``, ``image_url`` -> ``input_image``)."""
+    role, content = message["role"], message["content"]
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    return {"role": role, "content": [_part(part, role) for part in content]}
+
+
+def _part(part: dict[str, Any], role: str) -> dict[str, Any]:
+    kind = part.get("type")
+    if kind == "text":
+        kind = "output_text" if role == "assistant" else "input_text"
+        return {"type": kind, "text": part["text"]}
+    if kind == "image_url":
+        image = part["image_url"]
+        image = image if isinstance(image, dict) else {"url": image}
+        item = {"type": "input_image", "image_url": image["url"]}
+        return item | ({"detail": image["detail"]} if "detail" in image else {})
+    raise GPTMagicError(f"A {kind!r} part cannot be sent through the Responses API.")
+
+
+class ResponseStream:
+    """Iterates the events of one streamed response and always closes its HTTP response."""
+
+    def __init__(self, sdk_stream: Any):
+        self._stream = sdk_stream
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self._stream:
+            kind = event.type
+            if kind in _TEXT and event.delta:
+                yield Delta(0, event.delta)
+            elif kind in _REASONING and event.delta:
+                yield Reasoning(0, event.delta)
+            elif kind == "response.output_item.done" and event.item.type == "function_call":
+                yield _tool_call(event.item)
+            elif kind in ("response.completed", "response.incomplete"):
+                yield from _ending(event.response)
+            elif kind == "response.failed":
+                raise _failure(event.response.error, self._stream.response.request)
+            elif kind == "error":
+                raise _failure(event, self._stream.response.request)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def response_events(response: Any, request: Any) -> list[Event]:
+    """The events of a non-streamed Response, in the order a stream would give them
+    (`request`: the HTTP request, for the error a failed response raises)."""
+    if response.status == "failed":
+        raise _failure(response.error, request)
+    events: list[Event] = []
+    for item in response.output:
+        if item.type == "reasoning":
+            events += [Reasoning(0, part.text) for part in item.summary if part.text]
+        elif item.type == "message":
+            texts = [getattr(p, "text", None) or getattr(p, "refusal", "") for p in item.content]
+            events += [Delta(0, text) for text in texts if text]
+        elif item.type == "function_call":
+            events.append(_tool_call(item))
+    return events + _ending(response)
+
+
+def _tool_call(item: Any) -> ToolCall:
+    return ToolCall(0, item.call_id, item.name, item.arguments)
+
+
+def _ending(response: Any) -> list[Event]:
+    """Finish (``stop``, ``tool_calls``, ``length``, ...) and the usage, as for a chat answer."""
+    if response.status == "incomplete":
+        details = response.incomplete_details
+        reason = getattr(details, "reason", None) or "incomplete"
+        finish = _INCOMPLETE.get(reason, reason)
+    elif any(item.type == "function_call" for item in response.output or ()):
+        finish = "tool_calls"
+    else:
+        finish = "stop"
+    events: list[Event] = [Finish(0, finish)]
+    usage = Usage.from_api(response.usage)
+    if usage is not None:
+        events.append(Reported(usage, response.model))
+    return events
+
+
+def _failure(error: Any, request: Any) -> Exception:
+    """The server's in-stream failure as ``openai.APIError``; ``body`` carries its fields."""
+    import openai
+
+    fields = ("code", "message", "param", "type")
+    body = {name: getattr(error, name, None) for name in fields}
+    message = body["message"] or "The server ended the response with an error."
+    return openai.APIError(message, request, body=body)
