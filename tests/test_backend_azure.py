@@ -5,6 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 from conftest import KEY
+from test_backend_responses import Request
 
 from gptmagic.backends.azure import AzureEndpoint, is_azure_url, make_azure_client
 from gptmagic.backends.events import Delta, Finish, Reported
@@ -99,7 +100,7 @@ def test_a_streamed_chat_answer_goes_to_the_deployment_with_version_and_api_key(
 
 def test_the_responses_backend_works_through_azure(azure, server):
     backend = Responses()
-    stream = backend.open(azure, backend.body(_request("gpt-4o"), HELLO, set()))
+    stream = backend.open(azure, backend.body(Request(model="gpt-4o"), HELLO, set()))
     try:
         events = list(stream)
     finally:
@@ -122,9 +123,3 @@ def test_a_wrong_key_raises_authentication_error(azure_env):
     client = make_azure_client(AzureEndpoint.resolve(), "wrong-key")
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="gpt-4o", messages=HELLO)
-
-
-def _request(model):
-    from test_backend_responses import Request
-
-    return Request(model=model)
