@@ -90,11 +90,18 @@ out_option = argument(
     "-o", "--out", type=identifier, metavar="NAME", help="also store the result in variable NAME"
 )
 
+REASONING_EFFORTS = ("low", "medium", "high")
+
 chat_options = stack(
     model_option,
     argument("-t", "--temperature", type=temperature, help="sampling temperature, 0 to 2"),
     argument("--top-p", type=top_p, help="nucleus sampling, 0 to 1"),
     argument("--max-tokens", type=positive_int, help="limit the answer's length in tokens"),
+    argument(
+        "--reasoning",
+        choices=REASONING_EFFORTS,
+        help="reasoning effort of a reasoning model (GPTMagic.api = 'responses')",
+    ),
     argument("-n", type=positive_int, default=1, help="ask for N answers, shown one after another"),
     argument(
         "-s", "--system", help="replace the conversation's system prompt (until changed again)"

@@ -33,7 +33,7 @@ from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from .apikey import known_secrets
-from .client import Delta, Event, Finish, Reported
+from .backends.events import Delta, Event, Finish, Reported
 from .errors import GPTMagicError, redact
 from .files import user_path
 from .magics import CACHE_MODES as MODES
@@ -467,13 +467,24 @@ def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label
     )
 
 
-def for_chat(magic: GPTMagic, host: str, request: CellRequest, body: dict[str, Any]) -> Lookup:
-    """The cache lookup of one ``%%gpt`` request."""
+def for_chat(
+    magic: GPTMagic,
+    host: str,
+    request: CellRequest,
+    messages: list[dict[str, Any]],
+    api: str = "chat",
+) -> Lookup:
+    """The cache lookup of one ``%%gpt`` request: the conversation's messages as sent, in the
+    neutral form every backend starts from, so the key never depends on a body's shape. The
+    API is part of the key only when it is not Chat Completions (recordings made before there
+    was a choice stay valid)."""
     summary = {
         "model": request.model,
-        "messages": body["messages"],
+        "messages": messages,
         "parameters": answer_parameters(request.parameters()),
     }
+    if api != "chat":
+        summary["api"] = api
     return lookup(magic, "chat", host, summary, request.prompt)
 
 

@@ -14,17 +14,11 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import cache, compat
+from . import cache
 from .apikey import known_secrets
-from .client import (
-    Delta,
-    Finish,
-    MalformedChunk,
-    Reported,
-    open_chat,
-    sdk_for,
-    without_lone_surrogates,
-)
+from .backends import backend_for
+from .backends.events import Delta, Finish, MalformedChunk, Reasoning, Reported, ToolCall
+from .client import sdk_for
 from .conversation import Message, Plan
 from .errors import (
     GPTMagicError,
@@ -33,6 +27,7 @@ from .errors import (
     context_too_long,
     redact,
 )
+from .files import without_lone_surrogates
 from .render import answer_bundle, provenance, usage_footer
 from .retrying import call_with_retries
 from .streaming import AnswerView, MarkdownView, TextView
@@ -60,6 +55,7 @@ class CellRequest:
     code: bool = False
     system: str | None = None  # -s: this conversation's new system prompt
     new: bool = False  # --new: leave the turns so far out (forgotten once this one succeeds)
+    reasoning: str | None = None  # --reasoning: effort of a reasoning model (Responses API)
 
     @classmethod
     def from_args(cls, magic: GPTMagic, args: Any, prompt: str) -> CellRequest:
@@ -80,6 +76,7 @@ class CellRequest:
             code=args.code,
             system=args.system,
             new=args.new,
+            reasoning=pick(args.reasoning, magic.reasoning),
         )
 
     def parameters(self) -> dict[str, Any]:
@@ -89,6 +86,7 @@ class CellRequest:
             "max_tokens": self.max_tokens,
             "n": self.n,
             "stream": self.stream,
+            "reasoning": self.reasoning,
         }
 
 
@@ -101,6 +99,8 @@ class Collected:
     usage: Usage | None = None
     model: str | None = None
     notes: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)  # a reasoning model's summary
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     def add(self, event: Any, view: AnswerView) -> None:
         if isinstance(event, Delta):
@@ -113,6 +113,10 @@ class Collected:
             self.usage, self.model = event.usage or self.usage, event.model or self.model
             if event.note and event.note not in self.notes:
                 self.notes.append(event.note)
+        elif isinstance(event, Reasoning):
+            self.reasoning.append(event.text)
+        elif isinstance(event, ToolCall):
+            self.tool_calls.append(event)
 
     def answers(self) -> list[str]:
         """One text per answer number up to the highest seen (a missing one is empty)."""
@@ -130,6 +134,8 @@ class ChatCell:
         self.magic, self.request = magic, request
         self.session = magic.session
         self.endpoint = magic.endpoint()
+        self.backend = backend_for(magic.api)
+        self.messages: list[dict[str, Any]] = []  # neutral messages; bodies are built from them
         self.notes: list[str] = []
         self.rerun_helps = True  # for a broken stream: False when the cause says what to do
 
@@ -151,31 +157,25 @@ class ChatCell:
                 f"tokens) to keep the history within history_max_tokens = "
                 f"{self.magic.history_max_tokens:,}."
             )
-        body = self.body(plan.messages)
+        self.messages = plan.messages
+        body = self.body()
         if request.dry_run:
             self.show_dry_run(body)
             return
-        self.cached = cache.for_chat(self.magic, self.endpoint.host, request, body)
+        self.cached = cache.for_chat(
+            self.magic, self.endpoint.host, request, plan.messages, self.backend.name
+        )
         view = self.make_view()
         collected, outcome, cause = self.stream(body, view)
         self.finish(plan, collected, outcome, cause, view)
 
-    def body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        """The request body in the form this (host, model) accepts."""
-        r = self.request
-        return compat.chat_body(
-            model=r.model,
-            messages=messages,
-            temperature=r.temperature,
-            top_p=r.top_p,
-            max_tokens=r.max_tokens,
-            n=r.n,
-            stream=r.stream,
-            adaptations=self.adaptations(),
-        )
+    def body(self) -> dict[str, Any]:
+        """The request body in the backend's shape, as this (host, model) accepts it."""
+        return self.backend.body(self.request, self.messages, self.adaptations())
 
     def adaptations(self) -> set[str]:
-        return self.session.compat.setdefault((self.endpoint.host, self.request.model), set())
+        key = (self.endpoint.host, self.request.model, self.backend.name)
+        return self.session.compat.setdefault(key, set())
 
     def make_view(self) -> AnswerView:
         from .progress import in_notebook
@@ -192,7 +192,7 @@ class ChatCell:
         while True:
             try:
                 return call_with_retries(
-                    functools.partial(open_chat, sdk, body),
+                    functools.partial(self.backend.open, sdk, body),
                     max_retries=self.magic.max_retries,
                     on_retry=view.status,
                     host=self.endpoint.host,
@@ -203,15 +203,15 @@ class ChatCell:
                     "Nothing was stored."
                 ) from None
             except openai.APIError as exc:
-                adaptation = compat.adaptation_for(exc, body)
+                adaptation = self.backend.adaptation_for(exc, body)
                 if adaptation is None:
                     raise GPTMagicError(self.explain(exc, sdk)) from None
                 self.adaptations().add(adaptation)
                 self.notes.append(
-                    f"{self.request.model} {compat.EXPLANATIONS[adaptation]} "
+                    f"{self.request.model} {self.backend.explanations[adaptation]} "
                     "(remembered for this model in this kernel)."
                 )
-                body = self.body(body["messages"])
+                body = self.body()
             except Exception as exc:  # refused before sending (a header, a URL): one line
                 raise GPTMagicError(self.explain(exc)) from None
 
@@ -305,6 +305,8 @@ class ChatCell:
         session.usage.add(record)
         self.notes += collected.notes
         self.notes += self.outcome_notes(outcome, cause, answers, reasons, kept)
+        if summary := reasoning_note(collected.reasoning, known_secrets(session)):
+            self.notes.append(summary)
         footer = None
         if self.magic.show_usage:
             footer = usage_footer(collected.model or r.model, record, session.usage)
@@ -464,11 +466,11 @@ class ChatCell:
 
         from .context import unclosed_fence
 
-        tokens = sum(estimate_tokens(m["content"]) + 4 for m in body["messages"])
+        tokens = sum(estimate_message_tokens(m["content"]) for m in self.messages)
         text = json.dumps(body, indent=2, ensure_ascii=False)
-        prompt = body["messages"][-1]["content"]
+        prompt = self.messages[-1]["content"]
         summary = (
-            f"Dry run: nothing sent. POST {self.endpoint.public_url}/chat/completions, "
+            f"Dry run: nothing sent. POST {self.endpoint.public_url}{self.backend.path}, "
             f"≈{tokens:,} prompt tokens (estimate)."
         )
         # Rules delimit the message; a fence it leaves open is closed so the JSON stays JSON.
@@ -487,3 +489,16 @@ class ChatCell:
             raw=True,
             metadata={"gptmagic": {"dry_run": True, "estimated_prompt_tokens": tokens}},
         )
+
+
+REASONING_CHARS = 600  # the summary is a hint of how the model got there, not a second answer
+
+
+def reasoning_note(pieces: list[str], secrets: list[Any]) -> str:
+    """One note line with a reasoning model's summary (whitespace folded, capped), or ""."""
+    text = " ".join("".join(pieces).split())
+    if not text:
+        return ""
+    if len(text) > REASONING_CHARS:
+        text = text[: REASONING_CHARS - 1] + "…"
+    return "💭 Reasoning summary: " + redact(text, secrets, urls=False)

@@ -1,8 +1,7 @@
-"""The API client: one ``openai.OpenAI`` per endpoint, and chat results as plain events.
+"""The API client: one SDK client per endpoint, and what every backend shares.
 
 ``openai`` is imported here, on first use, never when the extension loads (it takes about
-0.4 s). Streams and non-streamed answers are turned into the same small event types, so the
-display code has one path.
+0.4 s). The request shapes and their streams live in :mod:`gptmagic.backends`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -18,8 +16,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .apikey import known_secrets, resolve_key
 from .errors import GPTMagicError, redact
-from .files import without_lone_surrogates
-from .usage import Usage
 
 if TYPE_CHECKING:
     from .session import Secret
@@ -34,19 +30,28 @@ class Endpoint:
     base_url: str
     proxy: str | None
     timeout: float
+    provider: str = "openai"  # who makes the SDK client (see gptmagic.backends.PROVIDERS)
+    api_version: str = ""  # Azure's api-version (empty: the environment's)
 
     @classmethod
-    def resolve(cls, base_url: str, proxy: str, timeout: float) -> Endpoint:
+    def resolve(
+        cls, base_url: str, proxy: str, timeout: float, provider: str = "auto", api_version=""
+    ) -> Endpoint:
         """Trait values first, then the environment, then the API's own address."""
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        return cls(url.rstrip("/"), proxy or None, float(timeout))
+        from .backends import provider_for, provider_url
+
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or provider_url(provider) or ""
+        chosen = provider_for(provider, url)
+        if chosen == "openai" and not url:
+            url = DEFAULT_BASE_URL
+        return cls(url.rstrip("/"), proxy or None, float(timeout), chosen, api_version)
 
     def __repr__(self) -> str:
         """Without credentials (``user:password@``) of the base URL or the proxy."""
         proxy = None if self.proxy is None else redact(self.proxy, [])
         return (
             f"Endpoint(base_url={redact(self.base_url, [])!r}, proxy={proxy!r}, "
-            f"timeout={self.timeout!r})"
+            f"timeout={self.timeout!r}, provider={self.provider!r})"
         )
 
     @property
@@ -78,104 +83,19 @@ def public_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-@dataclass
-class Delta:
-    index: int
-    text: str
-
-
-@dataclass
-class Finish:
-    index: int
-    reason: str
-
-
-@dataclass
-class Reported:
-    usage: Usage | None  # None: the server's usage report could not be read (see note)
-    model: str | None = None
-    note: str = ""
-
-
-Event = Delta | Finish | Reported
-
-REPLACEMENT = "\ufffd"
-_HIGH, _LOW = range(0xD800, 0xDC00), range(0xDC00, 0xE000)
-
-
-class MalformedChunk(ValueError):
-    """The server sent something that is not a chat completion (chunk); says what, in words."""
-
-
 def transport_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the stream broke (the SDK's, its HTTP library's, bad data)."""
     import openai
 
     # JSONDecodeError, not every ValueError: a bug in display code must not pass for bad data.
+    from .backends.events import MalformedChunk
+
     errors: list[type[BaseException]] = [openai.APIError, json.JSONDecodeError, MalformedChunk]
     for name in ("httpx2", "httpx"):
         module = sys.modules.get(name)
         if module is not None and hasattr(module, "HTTPError"):
             errors += [module.HTTPError, module.StreamError]
     return tuple(errors)
-
-
-def _field(obj: Any, name: str) -> Any:
-    """A field of an SDK object or a plain dict; a value of any other type is malformed."""
-    import openai
-
-    if isinstance(obj, dict):
-        return obj.get(name)
-    if isinstance(obj, openai.BaseModel):
-        return getattr(obj, name, None)
-    raise MalformedChunk(f"{_short(obj)} where an object was expected")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _check(value: Any, name: str, kind: type) -> Any:
-    """``value`` if it is None or a ``kind`` (a bool is no int), else MalformedChunk."""
-    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
-        return value
-    raise MalformedChunk(f"{name!r} is {_short(value)}, not {kind.__name__}")
-
-
-def _choices(chunk: Any) -> list[Any]:
-    choices = _field(chunk, "choices")
-    if choices is None:
-        return []
-    if not isinstance(choices, list):
-        raise MalformedChunk(f"'choices' is {_short(choices)}, not a list")
-    return choices
-
-
-def read_choice(choice: Any, part: str, n: int) -> tuple[int, str | None, str | None]:
-    """(index, text, finish reason) of one choice; ``part`` is ``delta`` or ``message``."""
-    index = _check(_field(choice, "index"), "index", int)
-    if index is None or not 0 <= index < n:
-        raise MalformedChunk(f"'index' is {_short(index)}, not an answer number below n = {n}")
-    body = _field(choice, part)
-    content = None if body is None else _check(_field(body, "content"), "content", str)
-    return index, content, _check(_field(choice, "finish_reason"), "finish_reason", str)
-
-
-def read_usage(chunk: Any) -> Reported | None:
-    """The usage a chunk (or completion) reports; an unreadable one is ignored, with a note."""
-    raw, model = _field(chunk, "usage"), _field(chunk, "model")
-    model = model if isinstance(model, str) else None
-    if raw is None:
-        return None
-    try:
-        usage = Usage.from_api(raw) if not isinstance(raw, (str, int, float, list)) else None
-    except (TypeError, ValueError, OverflowError):
-        usage = None
-    if usage is None:
-        note = "The server's usage report could not be read (not token counts); it was ignored."
-        return Reported(None, model, note)
-    return Reported(usage, model)
 
 
 def http_library() -> ModuleType:
@@ -214,15 +134,21 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
     """
     import urllib.request
 
-    key = resolve_key(session, endpoint.host)
+    from .backends import client_factory
+
+    factory = client_factory(endpoint.provider)
+    # A provider other than OpenAI reads its own key variable unless one was typed here.
+    key = resolve_key(session, endpoint.host) if factory is None else session.typed_key
     # The HTTP library reads HTTP(S)_PROXY when a client is made: a %env change needs a new one.
     environment = () if endpoint.proxy else tuple(sorted(urllib.request.getproxies().items()))
     cache_key = (endpoint, key, environment)
     if cache_key in session.clients:
         return session.clients[cache_key]
     try:
-        session.clients[cache_key] = make_sdk_client(endpoint, key)
+        session.clients[cache_key] = (factory or make_sdk_client)(endpoint, key)
         return session.clients[cache_key]
+    except GPTMagicError:
+        raise
     except Exception as exc:
         problem = redact(f"{type(exc).__name__}: {exc}", known_secrets(session))
     proxy = f" through the proxy {redact(endpoint.proxy, [])}" if endpoint.proxy else ""
@@ -230,69 +156,6 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
         f"Cannot set up the connection to {endpoint.host}{proxy}: {problem} "
         "Check GPTMagic.proxy (or HTTPS_PROXY / HTTP_PROXY) and GPTMagic.base_url."
     )
-
-
-class ChatStream:
-    """Iterates the events of one streamed answer and always closes its HTTP response.
-
-    Every chunk is checked before it becomes an event: a chunk of the wrong shape, or bytes
-    that are not UTF-8, raise :class:`MalformedChunk` (the answer so far stays usable). An
-    emoji whose two UTF-16 halves arrive in different chunks is joined again; a half that
-    stays alone becomes U+FFFD.
-    """
-
-    def __init__(self, sdk_stream: Any, n: int = 1):
-        self._stream, self._n = sdk_stream, n
-        self._high: dict[int, str] = {}  # per answer: a high surrogate waiting for its pair
-
-    def __iter__(self) -> Iterator[Event]:
-        chunks = iter(self._stream)
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                break
-            except UnicodeDecodeError as exc:
-                raise MalformedChunk(f"bytes that are not UTF-8 ({exc.reason})") from None
-            yield from self._events(chunk)
-        for index in sorted(self._high):
-            yield Delta(index, REPLACEMENT)
-
-    def _events(self, chunk: Any) -> Iterator[Event]:
-        for choice in _choices(chunk):
-            index, content, finish = read_choice(choice, "delta", self._n)
-            if content and (text := self._joined(index, content)):
-                yield Delta(index, text)
-            if finish:
-                if self._high.pop(index, None):
-                    yield Delta(index, REPLACEMENT)
-                yield Finish(index, finish)
-        if reported := read_usage(chunk):
-            yield reported
-
-    def _joined(self, index: int, text: str) -> str:
-        """``text`` with a surrogate pair split across two chunks joined again."""
-        if held := self._high.pop(index, ""):
-            text = (held if ord(text[0]) in _LOW else REPLACEMENT) + text
-        if ord(text[-1]) in _HIGH:
-            self._high[index], text = text[-1], text[:-1]
-        return without_lone_surrogates(text)
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-def completion_events(completion: Any, n: int = 1) -> list[Event]:
-    """The events of a non-streamed completion, in the order a stream would give them."""
-    events: list[Event] = []
-    for choice in _choices(completion):
-        index, content, finish = read_choice(choice, "message", n)
-        if content:
-            events.append(Delta(index, without_lone_surrogates(content)))
-        events.append(Finish(index, finish or "stop"))
-    if reported := read_usage(completion):
-        events.append(reported)
-    return events
 
 
 def parsed(raw: Any) -> Any:
@@ -309,13 +172,6 @@ def parsed(raw: Any) -> Any:
             raw.http_response, None, message="a web page (text/html), not the API's JSON"
         )
     return raw.parse()
-
-
-def open_chat(sdk: Any, body: dict[str, Any]) -> ChatStream | list[Event]:
-    """Send a chat request; a stream for ``stream=True`` bodies, else all events at once."""
-    n = body.get("n") or 1
-    answer = parsed(sdk.chat.completions.with_raw_response.create(**body))
-    return ChatStream(answer, n) if body.get("stream") else completion_events(answer, n)
 
 
 def list_models(sdk: Any) -> list[str]:

@@ -38,6 +38,28 @@ class GPTMagic(Magics):
         config=True
     )
     system_prompt = Unicode("", help="System prompt of new conversations.").tag(config=True)
+    api = Enum(
+        ["chat", "responses"],
+        "chat",
+        help="The API chat cells speak: chat (Chat Completions, which every OpenAI-compatible "
+        "server offers) or responses (OpenAI's Responses API: reasoning effort and summaries).",
+    ).tag(config=True)
+    reasoning = Enum(
+        [None, *arguments.REASONING_EFFORTS],
+        None,
+        allow_none=True,
+        help="Reasoning effort for reasoning models with api = 'responses' (None: not sent).",
+    ).tag(config=True)
+    provider = Enum(
+        ["auto", "openai", "azure"],
+        "auto",
+        help="Where the client comes from: openai (any OpenAI-compatible server), azure "
+        "(Azure OpenAI: AZURE_OPENAI_ENDPOINT, OPENAI_API_VERSION, AZURE_OPENAI_API_KEY; the "
+        "model names the deployment), or auto (azure when the base URL is an Azure host).",
+    ).tag(config=True)
+    api_version = Unicode(
+        "", help="Azure OpenAI api-version (empty: OPENAI_API_VERSION, or the base URL's)."
+    ).tag(config=True)
     base_url = Unicode(
         "",
         help="API base URL, e.g. http://localhost:11434/v1 for Ollama "
@@ -126,7 +148,9 @@ class GPTMagic(Magics):
         """Where requests go now (base URL, proxy, timeout), from the traits and environment."""
         from .client import Endpoint
 
-        return Endpoint.resolve(self.base_url, self.proxy, self.timeout)
+        return Endpoint.resolve(
+            self.base_url, self.proxy, self.timeout, self.provider, self.api_version
+        )
 
     # -- validation: a bad %config value is refused with a clear message -----------------
     @validate("temperature")

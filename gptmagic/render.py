@@ -45,9 +45,10 @@ def usage_footer(model: str, record: UsageRecord, ledger: UsageLedger) -> str:
     elif usage is None:
         spent = f"usage not reported by the server (≈{estimate:,} tokens, estimate)"
     else:
+        thinking = f", {usage.reasoning_tokens:,} of it reasoning" if usage.reasoning_tokens else ""
         spent = (
             f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} prompt + "
-            f"{usage.completion_tokens:,} completion)"
+            f"{usage.completion_tokens:,} completion{thinking})"
         )
     return f"{model} · {spent} · kernel total {ledger.total_line()}"
 

@@ -8,8 +8,7 @@ import openai
 import pytest
 from conftest import KEY
 
-from gptmagic import compat
-from gptmagic.backends import backend_for
+from gptmagic.backends import backend_for, chat_completions
 from gptmagic.backends.events import Delta, Finish, Reasoning, Reported, ToolCall
 from gptmagic.backends.responses import DROP_REASONING, NO_REASONING_SUMMARY, Responses
 from gptmagic.client import transport_errors
@@ -139,7 +138,7 @@ def adapted_run(sdk, request):
 
 def test_a_reasoning_model_refusing_temperature_gets_it_dropped(sdk, server):
     adaptation, events = adapted_run(sdk, Request(model="o-reason", temperature=0.2))
-    assert adaptation == compat.DROP_TEMPERATURE
+    assert adaptation == chat_completions.DROP_TEMPERATURE
     assert Finish(0, "stop") in events
     first, second = (r.body for r in server.responses_requests)
     assert first["temperature"] == 0.2 and "temperature" not in second
@@ -147,7 +146,7 @@ def test_a_reasoning_model_refusing_temperature_gets_it_dropped(sdk, server):
 
 def test_a_reasoning_model_refusing_top_p_gets_it_dropped(sdk, server):
     adaptation, _ = adapted_run(sdk, Request(model="o-reason", top_p=0.5))
-    assert adaptation == compat.DROP_TOP_P
+    assert adaptation == chat_completions.DROP_TOP_P
     assert "top_p" not in server.responses_requests[-1].body
 
 

@@ -7,7 +7,9 @@ Modules load on first use: the magics import none of this at ``%load_ext``.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .base import Backend
@@ -23,3 +25,39 @@ def backend_for(api: str) -> Backend:
     """The backend for ``GPTMagic.api`` (``chat`` or ``responses``)."""
     module, _, name = APIS[api].partition(":")
     return getattr(importlib.import_module(f".{module}", __name__), name)()
+
+
+#: GPTMagic.provider value -> (module, how to recognise its base URL, where its URL may come
+#: from in the environment). The OpenAI client (any OpenAI-compatible server) is the default
+#: and needs no entry: a provider's module defines ``make_client(endpoint, key)``, where key
+#: is a key typed in this kernel (a ``Secret``) or None (the provider reads its own variable).
+PROVIDERS = {
+    "azure": ("azure", "is_azure_url", "AZURE_OPENAI_ENDPOINT"),
+}
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f".{name}", __name__)
+
+
+def provider_for(setting: str, url: str | None) -> str:
+    """The provider a request uses: the setting, or with ``auto`` the one whose hosts the
+    base URL names (``openai`` otherwise)."""
+    if setting != "auto":
+        return setting
+    for name, (module, recognise, _env) in PROVIDERS.items():
+        if url and getattr(_module(module), recognise)(url):
+            return name
+    return "openai"
+
+
+def provider_url(provider: str) -> str | None:
+    """The base URL a provider's users keep in the environment (e.g. AZURE_OPENAI_ENDPOINT)."""
+    entry = PROVIDERS.get(provider)
+    return os.environ.get(entry[2]) if entry else None
+
+
+def client_factory(provider: str) -> Callable[[Any, Any], Any] | None:
+    """A provider's ``make_client(endpoint, key)``; None for the OpenAI client."""
+    entry = PROVIDERS.get(provider)
+    return _module(entry[0]).make_client if entry else None

@@ -95,3 +95,15 @@ def make_azure_client(
         max_retries=0,
         http_client=http_client,
     )
+
+
+def make_client(endpoint: Any, key: Any) -> Any:
+    """The provider hook (see :mod:`gptmagic.backends`): an ``AzureOpenAI`` for gptmagic's
+    ``Endpoint``, with a key typed in this kernel (a ``Secret``) or else the environment's."""
+    azure = AzureEndpoint.resolve(endpoint.base_url or None, endpoint.api_version or None)
+    return make_azure_client(
+        azure,
+        key.reveal() if key is not None else None,
+        timeout=endpoint.timeout,
+        proxy=endpoint.proxy,
+    )

@@ -31,8 +31,9 @@ class Finish:
 class Reported:
     """The token usage the server reported for the whole request."""
 
-    usage: Usage
+    usage: Usage | None  # None: the server's usage report could not be read (see note)
     model: str | None = None
+    note: str = ""
 
 
 @dataclass
@@ -55,3 +56,7 @@ class Reasoning:
 
 
 Event = Delta | Finish | Reported | ToolCall | Reasoning
+
+
+class MalformedChunk(ValueError):
+    """The server sent something that is not an answer (chunk) of its API; says what, in words."""

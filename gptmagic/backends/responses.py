@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from .. import compat
 from ..errors import GPTMagicError, error_field
 from ..usage import Usage
+from . import chat_completions
 from .base import Backend, ChatParameters
 from .events import Delta, Event, Finish, Reasoning, Reported, ToolCall
 
@@ -38,8 +38,10 @@ class Responses(Backend):
     name = "responses"
     path = "/responses"
     explanations: ClassVar[dict[str, str]] = {
-        compat.DROP_TEMPERATURE: compat.EXPLANATIONS[compat.DROP_TEMPERATURE],
-        compat.DROP_TOP_P: compat.EXPLANATIONS[compat.DROP_TOP_P],
+        chat_completions.DROP_TEMPERATURE: chat_completions.EXPLANATIONS[
+            chat_completions.DROP_TEMPERATURE
+        ],
+        chat_completions.DROP_TOP_P: chat_completions.EXPLANATIONS[chat_completions.DROP_TOP_P],
         DROP_REASONING: "does not take a reasoning effort; sent none",
         NO_REASONING_SUMMARY: "gives no reasoning summary here; asked for none",
     }
@@ -58,9 +60,9 @@ class Responses(Backend):
         if system:
             body["instructions"] = "\n\n".join(system)
         body["input"] = [_input_item(m) for m in messages if m["role"] != "system"]
-        if request.temperature is not None and compat.DROP_TEMPERATURE not in adaptations:
+        if request.temperature is not None and chat_completions.DROP_TEMPERATURE not in adaptations:
             body["temperature"] = request.temperature
-        if request.top_p is not None and compat.DROP_TOP_P not in adaptations:
+        if request.top_p is not None and chat_completions.DROP_TOP_P not in adaptations:
             body["top_p"] = request.top_p
         if request.max_tokens is not None:
             body["max_output_tokens"] = request.max_tokens
@@ -90,7 +92,9 @@ class Responses(Backend):
             return NO_REASONING_SUMMARY
         if param.partition(".")[0] == "reasoning" and reasoning:
             return DROP_REASONING
-        return compat.adaptation_for(exc, body)  # temperature, top_p: nothing else applies
+        return chat_completions.adaptation_for(
+            exc, body
+        )  # temperature, top_p: nothing else applies
 
 
 def _text(content: str | list[dict[str, Any]]) -> str:

@@ -1,0 +1,240 @@
+"""Chat Completions (``POST /chat/completions``): the request body, adapted to what each
+model accepts, and the stream read into normalised events.
+
+Newer OpenAI models refuse ``max_tokens`` (they want ``max_completion_tokens``) or a
+non-default ``temperature``; some servers refuse ``stream_options``. When a 400 names the
+offending parameter in its structured ``param`` field, the request is retried once in the
+accepted form and the adaptation is remembered for that (host, model).
+
+Every chunk is checked before it becomes an event: a chunk of the wrong shape, or bytes that
+are not UTF-8, raise :class:`~gptmagic.backends.events.MalformedChunk` (the answer so far
+stays usable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from ..errors import error_field
+from ..files import without_lone_surrogates
+from ..usage import Usage
+from .base import Backend, ChatParameters
+from .events import Delta, Event, Finish, MalformedChunk, Reported
+
+RENAME_MAX_TOKENS = "max_completion_tokens"
+DROP_TEMPERATURE = "drop_temperature"
+DROP_TOP_P = "drop_top_p"
+NO_STREAM_OPTIONS = "no_stream_options"
+
+EXPLANATIONS = {
+    RENAME_MAX_TOKENS: "does not accept max_tokens; sent max_completion_tokens instead",
+    DROP_TEMPERATURE: "accepts only its default temperature; sent none",
+    DROP_TOP_P: "accepts only its default top_p; sent none",
+    NO_STREAM_OPTIONS: "does not accept stream_options; usage may not be reported",
+}
+
+
+def chat_body(
+    *,
+    model: str,
+    messages: list[dict[str, str]],
+    temperature: float | None,
+    top_p: float | None,
+    max_tokens: int | None,
+    n: int,
+    stream: bool,
+    adaptations: set[str],
+) -> dict[str, Any]:
+    """The Chat Completions body: only parameters the user set, in the accepted form."""
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if temperature is not None and DROP_TEMPERATURE not in adaptations:
+        body["temperature"] = temperature
+    if top_p is not None and DROP_TOP_P not in adaptations:
+        body["top_p"] = top_p
+    if max_tokens is not None:
+        key = "max_completion_tokens" if RENAME_MAX_TOKENS in adaptations else "max_tokens"
+        body[key] = max_tokens
+    if n != 1:
+        body["n"] = n
+    if stream:
+        body["stream"] = True
+        if NO_STREAM_OPTIONS not in adaptations:
+            body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def adaptation_for(exc: BaseException, body: dict[str, Any]) -> str | None:
+    """The adaptation a 400 asks for, if its ``param`` names one we can change."""
+    import openai
+
+    if not isinstance(exc, openai.BadRequestError):
+        return None
+    param = error_field(exc, "param")
+    if param == "max_tokens" and "max_tokens" in body:
+        return RENAME_MAX_TOKENS
+    if param == "temperature" and "temperature" in body:
+        return DROP_TEMPERATURE
+    if param == "top_p" and "top_p" in body:
+        return DROP_TOP_P
+    if param in ("stream_options", "stream_options.include_usage") and "stream_options" in body:
+        return NO_STREAM_OPTIONS
+    return None
+
+
+class ChatCompletions(Backend):
+    """Requests to ``/chat/completions``; events from its chunks or its completion."""
+
+    name = "chat"
+    path = "/chat/completions"
+    explanations: ClassVar[dict[str, str]] = EXPLANATIONS
+
+    def body(
+        self, request: ChatParameters, messages: list[dict[str, Any]], adaptations: set[str]
+    ) -> dict[str, Any]:
+        return chat_body(
+            model=request.model,
+            messages=messages,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            n=request.n,
+            stream=request.stream,
+            adaptations=adaptations,
+        )
+
+    def open(self, sdk: Any, body: dict[str, Any]) -> ChatStream | list[Event]:
+        """Send a chat request; a stream for ``stream=True`` bodies, else all events at once."""
+        from ..client import parsed
+
+        n = body.get("n") or 1
+        answer = parsed(sdk.chat.completions.with_raw_response.create(**body))
+        return ChatStream(answer, n) if body.get("stream") else completion_events(answer, n)
+
+    def adaptation_for(self, exc: BaseException, body: dict[str, Any]) -> str | None:
+        return adaptation_for(exc, body)
+
+
+REPLACEMENT = "\ufffd"
+_HIGH, _LOW = range(0xD800, 0xDC00), range(0xDC00, 0xE000)
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of an SDK object or a plain dict; a value of any other type is malformed."""
+    import openai
+
+    if isinstance(obj, dict):
+        return obj.get(name)
+    if isinstance(obj, openai.BaseModel):
+        return getattr(obj, name, None)
+    raise MalformedChunk(f"{_short(obj)} where an object was expected")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _check(value: Any, name: str, kind: type) -> Any:
+    """``value`` if it is None or a ``kind`` (a bool is no int), else MalformedChunk."""
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise MalformedChunk(f"{name!r} is {_short(value)}, not {kind.__name__}")
+
+
+def _choices(chunk: Any) -> list[Any]:
+    choices = _field(chunk, "choices")
+    if choices is None:
+        return []
+    if not isinstance(choices, list):
+        raise MalformedChunk(f"'choices' is {_short(choices)}, not a list")
+    return choices
+
+
+def read_choice(choice: Any, part: str, n: int) -> tuple[int, str | None, str | None]:
+    """(index, text, finish reason) of one choice; ``part`` is ``delta`` or ``message``."""
+    index = _check(_field(choice, "index"), "index", int)
+    if index is None or not 0 <= index < n:
+        raise MalformedChunk(f"'index' is {_short(index)}, not an answer number below n = {n}")
+    body = _field(choice, part)
+    content = None if body is None else _check(_field(body, "content"), "content", str)
+    return index, content, _check(_field(choice, "finish_reason"), "finish_reason", str)
+
+
+def read_usage(chunk: Any) -> Reported | None:
+    """The usage a chunk (or completion) reports; an unreadable one is ignored, with a note."""
+    raw, model = _field(chunk, "usage"), _field(chunk, "model")
+    model = model if isinstance(model, str) else None
+    if raw is None:
+        return None
+    try:
+        usage = Usage.from_api(raw) if not isinstance(raw, (str, int, float, list)) else None
+    except (TypeError, ValueError, OverflowError):
+        usage = None
+    if usage is None:
+        note = "The server's usage report could not be read (not token counts); it was ignored."
+        return Reported(None, model, note)
+    return Reported(usage, model)
+
+
+class ChatStream:
+    """Iterates the events of one streamed answer and always closes its HTTP response.
+
+    Every chunk is checked before it becomes an event: a chunk of the wrong shape, or bytes
+    that are not UTF-8, raise :class:`MalformedChunk` (the answer so far stays usable). An
+    emoji whose two UTF-16 halves arrive in different chunks is joined again; a half that
+    stays alone becomes U+FFFD.
+    """
+
+    def __init__(self, sdk_stream: Any, n: int = 1):
+        self._stream, self._n = sdk_stream, n
+        self._high: dict[int, str] = {}  # per answer: a high surrogate waiting for its pair
+
+    def __iter__(self) -> Iterator[Event]:
+        chunks = iter(self._stream)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as exc:
+                raise MalformedChunk(f"bytes that are not UTF-8 ({exc.reason})") from None
+            yield from self._events(chunk)
+        for index in sorted(self._high):
+            yield Delta(index, REPLACEMENT)
+
+    def _events(self, chunk: Any) -> Iterator[Event]:
+        for choice in _choices(chunk):
+            index, content, finish = read_choice(choice, "delta", self._n)
+            if content and (text := self._joined(index, content)):
+                yield Delta(index, text)
+            if finish:
+                if self._high.pop(index, None):
+                    yield Delta(index, REPLACEMENT)
+                yield Finish(index, finish)
+        if reported := read_usage(chunk):
+            yield reported
+
+    def _joined(self, index: int, text: str) -> str:
+        """``text`` with a surrogate pair split across two chunks joined again."""
+        if held := self._high.pop(index, ""):
+            text = (held if ord(text[0]) in _LOW else REPLACEMENT) + text
+        if ord(text[-1]) in _HIGH:
+            self._high[index], text = text[-1], text[:-1]
+        return without_lone_surrogates(text)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def completion_events(completion: Any, n: int = 1) -> list[Event]:
+    """The events of a non-streamed completion, in the order a stream would give them."""
+    events: list[Event] = []
+    for choice in _choices(completion):
+        index, content, finish = read_choice(choice, "message", n)
+        if content:
+            events.append(Delta(index, without_lone_surrogates(content)))
+        events.append(Finish(index, finish or "stop"))
+    if reported := read_usage(completion):
+        events.append(reported)
+    return events
