@@ -1,0 +1,197 @@
+"""%%gpt through each API and provider: the same cell, the same outputs, a different wire format.
+
+The Chat Completions path is pinned by the rest of the suite; these tests run real cells with
+``GPTMagic.api = "responses"`` and with Azure's client, against the local server's
+``/v1/responses`` and Azure paths, through the real SDK.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gptmagic.testing.server import Reply
+from tests.conftest import KEY, run
+
+VERSION = "2025-04-01-preview"
+
+
+def final(outputs) -> dict:
+    """The cell's one final output (with gptmagic provenance)."""
+    finals = [o for o in outputs.outputs if "gptmagic" in o["metadata"]]
+    assert len(finals) == 1, outputs.outputs
+    return finals[0]
+
+
+@pytest.fixture
+def responses(shell):
+    run(shell, "%config GPTMagic.api = 'responses'")
+    return shell
+
+
+def test_a_responses_answer_streams_into_the_cell_and_is_kept(responses, server, outputs):
+    server.enqueue(Reply(text="Two words.", chunk_delay=0.01))
+    run(responses, "%%gpt\nSay two words.")
+    request = server.responses_requests[-1]
+    assert request.path == "/v1/responses"
+    assert request.body["input"] == [{"role": "user", "content": "Say two words."}]
+    assert request.body["stream"] is True
+    out = final(outputs)
+    assert out["data"]["text/plain"] == "Two words."
+    assert out["metadata"]["gptmagic"]["status"] == "complete"
+    assert not server.chat_requests
+    magic = responses.magics_manager.registry["GPTMagic"]
+    turn = magic.session.conversation.turns[-1]
+    assert (turn.user.content, turn.assistant.content) == ("Say two words.", "Two words.")
+
+
+def test_a_follow_up_sends_the_history_as_input_items(responses, server):
+    server.enqueue(Reply(text="First."), Reply(text="Second."))
+    run(responses, "%gpt reset")
+    run(responses, "%%gpt -s 'Be brief.'\nOne?")
+    run(responses, "%%gpt\nTwo?")
+    body = server.responses_requests[-1].body
+    assert body["instructions"] == "Be brief."
+    assert body["input"] == [
+        {"role": "user", "content": "One?"},
+        {"role": "assistant", "content": "First."},
+        {"role": "user", "content": "Two?"},
+    ]
+
+
+def test_reasoning_effort_is_sent_and_its_tokens_and_summary_are_shown(responses, server, outputs):
+    server.enqueue(Reply(text="Forty-two."))
+    run(responses, "%%gpt -m o-reason --reasoning high\nThe answer?")
+    body = server.responses_requests[-1].body
+    assert body["reasoning"] == {"effort": "high", "summary": "auto"}
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert meta["usage"]["reasoning_tokens"] == 48
+    assert meta["parameters"]["reasoning"] == "high"
+    assert ", 48 of it reasoning)" in meta["footer"]
+    summaries = [n for n in meta["notes"] if n.startswith("💭 Reasoning summary: ")]
+    assert len(summaries) == 1
+    assert final(outputs)["data"]["text/plain"] == "Forty-two."  # the summary is not the answer
+
+
+def test_no_reasoning_effort_is_sent_unless_asked(responses, server):
+    server.enqueue(Reply(text="Hi."))
+    run(responses, "%%gpt\nHi")
+    assert "reasoning" not in server.responses_requests[-1].body
+
+
+def test_a_model_that_refuses_temperature_is_adapted_once_and_remembered(responses, server):
+    server.enqueue(Reply(text="One."), Reply(text="Two."))
+    run(responses, "%%gpt -m o-reason -t 0.5\nOne")
+    run(responses, "%%gpt -m o-reason -t 0.5\nTwo")
+    bodies = [r.body for r in server.responses_requests]
+    assert ["temperature" in b for b in bodies] == [True, False, False]
+
+
+def test_n_above_one_is_refused_before_sending(responses, server):
+    result = run(responses, "%%gpt -n 2\nTwo answers")
+    assert "one answer per request" in str(result.error_in_exec)
+    assert not server.responses_requests
+
+
+def test_max_output_tokens_cut_is_told_like_chat(responses, server, outputs):
+    server.enqueue(Reply(tokens=40, finish_reason="length"))
+    run(responses, "%%gpt --max-tokens 20\nLong")
+    assert server.responses_requests[-1].body["max_output_tokens"] == 20
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert meta["finish_reason"] == "length"
+    assert any("max_tokens = 20" in n for n in meta["notes"])
+
+
+def test_a_failed_response_event_ends_the_answer_as_incomplete(responses, server, outputs):
+    server.enqueue(Reply(tokens=10, fail_after=3))
+    result = run(responses, "%%gpt\nStory")
+    assert "The answer is incomplete" in str(result.error_in_exec)
+    assert final(outputs)["metadata"]["gptmagic"]["status"] == "incomplete"
+    magic = responses.magics_manager.registry["GPTMagic"]
+    assert not magic.session.conversation.turns
+
+
+def test_dry_run_shows_the_responses_path_and_body(responses, server, outputs):
+    run(responses, "%%gpt --dry-run -m o-reason --reasoning low\nCheck")
+    text = outputs.outputs[-1]["data"]["text/plain"]
+    assert "/v1/responses," in text
+    body = json.loads(text.split("----- the request body -----\n", 1)[1])
+    assert body["input"][-1] == {"role": "user", "content": "Check"}
+    assert body["reasoning"]["effort"] == "low"
+    assert not server.responses_requests
+
+
+def test_a_responses_answer_is_recorded_and_replayed_apart_from_chat(shell, server, tmp_path):
+    cache = tmp_path / "r.gptcache.jsonl"
+    run(shell, f"%config GPTMagic.cache = {str(cache)!r}")
+    run(shell, "%config GPTMagic.api = 'responses'")
+    server.enqueue(Reply(text="Recorded."))
+    run(shell, "%%gpt --no-history\nSame prompt")
+    assert len(server.responses_requests) == 1
+    record = json.loads(cache.read_text().splitlines()[-1])
+    assert record["request"]["api"] == "responses"
+    run(shell, "%%gpt --no-history\nSame prompt")
+    assert len(server.responses_requests) == 1  # replayed, nothing sent
+    run(shell, "%config GPTMagic.api = 'chat'")
+    server.enqueue(Reply(text="From chat."))
+    run(shell, "%%gpt --no-history\nSame prompt")
+    assert len(server.chat_requests) == 1  # another API is another recording
+
+
+@pytest.fixture
+def azure_shell(shell, server, monkeypatch):
+    """An Azure user's environment, pointing at the local server's Azure paths."""
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.url)
+    monkeypatch.setenv("OPENAI_API_VERSION", VERSION)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    run(shell, "%config GPTMagic.provider = 'azure'")
+    return shell
+
+
+def test_azure_sends_the_deployment_version_and_api_key_header(azure_shell, server, outputs):
+    server.enqueue(Reply(text="From Azure."))
+    run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    request = server.chat_requests[-1]
+    assert request.path == "/openai/deployments/gpt-4o/chat/completions"
+    assert request.query == {"api-version": VERSION}
+    assert "authorization" not in request.headers
+    assert final(outputs)["data"]["text/plain"] == "From Azure."
+    host = server.url.removeprefix("http://")
+    assert final(outputs)["metadata"]["gptmagic"]["host"] == host
+
+
+def test_azure_with_the_responses_api(azure_shell, server, outputs):
+    run(azure_shell, "%config GPTMagic.api = 'responses'")
+    server.enqueue(Reply(text="Responses on Azure."))
+    run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    assert server.responses_requests[-1].path == "/openai/responses"
+    assert final(outputs)["data"]["text/plain"] == "Responses on Azure."
+
+
+def test_an_azure_key_echoed_by_the_server_is_masked(azure_shell, server, outputs):
+    server.enqueue(Reply(status=400, error={"error": {"message": f"bad key {KEY}"}}))
+    result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    assert KEY not in str(result.error_in_exec)
+    assert "***" in str(result.error_in_exec)
+
+
+def test_azure_without_an_api_version_is_one_line_and_sends_nothing(
+    azure_shell, server, monkeypatch
+):
+    monkeypatch.delenv("OPENAI_API_VERSION")
+    result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    assert "needs an API version" in str(result.error_in_exec)
+    assert not server.chat_requests
+
+
+def test_auto_picks_azure_only_for_an_azure_host():
+    from gptmagic.client import Endpoint
+
+    azure = Endpoint.resolve("https://res.openai.azure.com", "", 60)
+    other = Endpoint.resolve("https://openai.azure.com.example.org/v1", "", 60)
+    assert (azure.provider, other.provider) == ("azure", "openai")
+    forced = Endpoint.resolve("http://127.0.0.1:9/v1", "", 60, provider="azure")
+    assert forced.provider == "azure"
