@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +35,8 @@ from .apikey import known_secrets
 from .backends.events import Delta, Event, Finish, Reported
 from .errors import GPTMagicError, redact
 from .files import user_path
-from .magics import CACHE_MODES as MODES
 from .render import timestamp
+from .settings import CACHE_ENV, MODE_ENV
 from .usage import Usage
 
 try:
@@ -48,36 +47,14 @@ except ImportError:  # Windows: O_APPEND alone
 if TYPE_CHECKING:
     from .chat import CellRequest
     from .images import ImageRequest, Picture
-    from .magics import GPTMagic
     from .session import Secret
+    from .settings import CellContext
     from .streaming import AnswerView
 
-CACHE_ENV = "GPTMAGIC_CACHE"
-MODE_ENV = "GPTMAGIC_CACHE_MODE"
 NOT_IN_KEY = {"stream", "partial"}  # they change how an answer arrives, not what it is
 REPLAY_CHUNKS = 6  # a replayed answer arrives in this many pieces per answer...
 REPLAY_SECONDS = 0.2  # ...spread over about this long, so it streams like the original
 TAIL = 64  # bytes before the read offset that must be unchanged for an incremental read
-
-
-def default_path() -> str:
-    return os.environ.get(CACHE_ENV, "")
-
-
-def default_mode() -> str:
-    """``GPTMAGIC_CACHE_MODE``, else ``record`` (which acts only once a cache file is set).
-
-    An unknown value falls back to ``replay``, the mode that can never spend anything.
-    """
-    value = os.environ.get(MODE_ENV, "").strip().lower() or "record"
-    if value not in MODES:
-        warnings.warn(
-            f"{MODE_ENV}={value!r} is not one of {', '.join(MODES)}; using 'replay' "
-            "(never calls the API).",
-            stacklevel=2,
-        )
-        return "replay"
-    return value
 
 
 def canonical(data: Any) -> str:
@@ -415,7 +392,7 @@ class Lookup:
         return chat_events(self.answer)
 
 
-def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label: str) -> Lookup:
+def lookup(ctx: CellContext, kind: str, host: str, request: dict[str, Any], label: str) -> Lookup:
     """Find ``request`` in the kernel's cache, following ``GPTMagic.cache_mode``.
 
     In replay mode a recording of the same request made against one other server is used
@@ -423,7 +400,7 @@ def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label
     miss is an error naming the cell (``label``) and the file, with what differs from a
     recording of the same prompt when there is one. Record mode matches the server exactly.
     """
-    mode, path = magic.cache_mode, magic.cache
+    mode, path = ctx.settings.cache_mode, ctx.settings.cache
     if mode == "off" or (not path and mode == "record"):
         return Lookup()
     first = label.strip().splitlines()[0] if label.strip() else ""
@@ -435,7 +412,7 @@ def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label
         )
     file = cache_file(path)
     key = request_key(kind, host, request)
-    found = Lookup(file, mode, kind, key, host, request, known_secrets(magic.session))
+    found = Lookup(file, mode, kind, key, host, request, known_secrets(ctx.session))
     found.record = file.get(key)
     if warning := file.warning():
         print(warning, file=sys.stderr)
@@ -468,7 +445,7 @@ def lookup(magic: GPTMagic, kind: str, host: str, request: dict[str, Any], label
 
 
 def for_chat(
-    magic: GPTMagic,
+    ctx: CellContext,
     host: str,
     request: CellRequest,
     messages: list[dict[str, Any]],
@@ -485,7 +462,7 @@ def for_chat(
     }
     if api != "chat":
         summary["api"] = api
-    return lookup(magic, "chat", host, summary, request.prompt)
+    return lookup(ctx, "chat", host, summary, request.prompt)
 
 
 def chat_answer(
@@ -516,14 +493,14 @@ def chat_events(answer: dict[str, Any]) -> Iterator[Event]:
         yield Reported(Usage.from_api(answer["usage"]), answer.get("model"))
 
 
-def for_image(magic: GPTMagic, host: str, request: ImageRequest) -> Lookup:
+def for_image(ctx: CellContext, host: str, request: ImageRequest) -> Lookup:
     """The cache lookup of one ``%gptimage`` request."""
     summary = {
         "model": request.model,
         "prompt": request.prompt,
         "parameters": answer_parameters(request.parameters()),
     }
-    return lookup(magic, "image", host, summary, request.prompt)
+    return lookup(ctx, "image", host, summary, request.prompt)
 
 
 def image_answer(pictures: list[Picture], usage: Usage | None) -> dict[str, Any]:

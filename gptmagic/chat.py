@@ -35,7 +35,7 @@ from .tokens import estimate_message_tokens, estimate_tokens
 from .usage import Usage, UsageRecord
 
 if TYPE_CHECKING:
-    from .magics import GPTMagic
+    from .settings import CellContext
 
 
 @dataclass
@@ -58,25 +58,27 @@ class CellRequest:
     reasoning: str | None = None  # --reasoning: effort of a reasoning model (Responses API)
 
     @classmethod
-    def from_args(cls, magic: GPTMagic, args: Any, prompt: str) -> CellRequest:
+    def from_args(cls, settings: Any, args: Any, prompt: str) -> CellRequest:
+        """The cell's options laid over ``settings`` (a :class:`~gptmagic.settings.Snapshot`)."""
+
         def pick(value: Any, default: Any) -> Any:
             return default if value is None else value  # 0 and 0.0 are real choices
 
         return cls(
             prompt=prompt,
-            model=pick(args.model, magic.model),
-            temperature=pick(args.temperature, magic.temperature),
-            top_p=pick(args.top_p, magic.top_p),
-            max_tokens=pick(args.max_tokens, magic.max_tokens),
+            model=pick(args.model, settings.model),
+            temperature=pick(args.temperature, settings.temperature),
+            top_p=pick(args.top_p, settings.top_p),
+            max_tokens=pick(args.max_tokens, settings.max_tokens),
             n=args.n,
-            stream=magic.stream and not args.no_stream,
+            stream=settings.stream and not args.no_stream,
             use_history=not args.no_history,
             out=args.out,
             dry_run=args.dry_run,
             code=args.code,
             system=args.system,
             new=args.new,
-            reasoning=pick(args.reasoning, magic.reasoning),
+            reasoning=pick(args.reasoning, settings.reasoning),
         )
 
     def parameters(self) -> dict[str, Any]:
@@ -128,13 +130,13 @@ class Collected:
 
 
 class ChatCell:
-    """Runs one chat request for ``magic`` and keeps the kernel's state consistent."""
+    """Runs one chat request in ``ctx`` and keeps the kernel's state consistent."""
 
-    def __init__(self, magic: GPTMagic, request: CellRequest):
-        self.magic, self.request = magic, request
-        self.session = magic.session
-        self.endpoint = magic.endpoint()
-        self.backend = backend_for(magic.api)
+    def __init__(self, ctx: CellContext, request: CellRequest):
+        self.ctx, self.settings, self.request = ctx, ctx.settings, request
+        self.session = ctx.session
+        self.endpoint = ctx.endpoint
+        self.backend = backend_for(self.settings.api)
         self.messages: list[dict[str, Any]] = []  # neutral messages; bodies are built from them
         self.notes: list[str] = []
         self.rerun_helps = True  # for a broken stream: False when the cause says what to do
@@ -142,11 +144,11 @@ class ChatCell:
     # -- the steps ----------------------------------------------------------------------
     def run(self) -> None:
         request, session = self.request, self.session
-        if refusal := session.usage.budget_refusal(self.magic.token_budget):
+        if refusal := session.usage.budget_refusal(self.settings.token_budget):
             raise GPTMagicError(refusal)
         plan = session.conversation.plan(
             request.prompt,
-            budget=self.magic.history_max_tokens,
+            budget=self.settings.history_max_tokens,
             use_history=request.use_history,
             system=request.system,
             fresh=request.new,
@@ -155,7 +157,7 @@ class ChatCell:
             self.notes.append(
                 f"Dropped the {plan.dropped_turns} oldest turn(s) (≈{plan.dropped_tokens:,} "
                 f"tokens) to keep the history within history_max_tokens = "
-                f"{self.magic.history_max_tokens:,}."
+                f"{self.settings.history_max_tokens:,}."
             )
         self.messages = plan.messages
         body = self.body()
@@ -163,7 +165,7 @@ class ChatCell:
             self.show_dry_run(body)
             return
         self.cached = cache.for_chat(
-            self.magic, self.endpoint.host, request, plan.messages, self.backend.name
+            self.ctx, self.endpoint.host, request, plan.messages, self.backend.name
         )
         view = self.make_view()
         collected, outcome, cause = self.stream(body, view)
@@ -180,7 +182,7 @@ class ChatCell:
     def make_view(self) -> AnswerView:
         from .progress import in_notebook
 
-        return MarkdownView() if in_notebook(self.magic) else TextView()
+        return MarkdownView() if in_notebook(self.ctx) else TextView()
 
     def open(self, body: dict[str, Any], view: AnswerView) -> Any:
         """Send the request, retrying where it helps and adapting parameters a model refuses."""
@@ -193,7 +195,7 @@ class ChatCell:
             try:
                 return call_with_retries(
                     functools.partial(self.backend.open, sdk, body),
-                    max_retries=self.magic.max_retries,
+                    max_retries=self.settings.max_retries,
                     on_retry=view.status,
                     host=self.endpoint.host,
                 )
@@ -228,7 +230,7 @@ class ChatCell:
 
     def stream(self, body: dict[str, Any], view: AnswerView) -> tuple[Collected, str, str]:
         """Collect the answer; the outcome is complete, interrupted or incomplete."""
-        from .client import transport_errors
+        from .transport import transport_errors
 
         collected = Collected()
         try:
@@ -308,7 +310,7 @@ class ChatCell:
         if summary := reasoning_note(collected.reasoning, known_secrets(session)):
             self.notes.append(summary)
         footer = None
-        if self.magic.show_usage:
+        if self.settings.show_usage:
             footer = usage_footer(collected.model or r.model, record, session.usage)
         meta = provenance(
             model=collected.model or r.model,
@@ -338,11 +340,11 @@ class ChatCell:
             prompt_tokens = collected.usage.prompt_tokens if collected.usage else None
             session.conversation.commit(plan, message, prompt_tokens)
         if r.out and usable:
-            self.magic.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers
+            self.ctx.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers
         if r.code and outcome == "complete":
             from .codecells import deliver
 
-            deliver(self.magic, r.prompt, answers[kept], r.out)
+            deliver(self.ctx, r.prompt, answers[kept], r.out)
         if outcome == "complete":
             self.cached.store(cache.chat_answer(answers, reasons, collected.usage, collected.model))
         self.raise_for(outcome, cause, kept, reasons[0])

@@ -6,11 +6,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -81,32 +78,6 @@ def public_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def transport_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean the stream broke (the SDK's, its HTTP library's, bad data)."""
-    import openai
-
-    # JSONDecodeError, not every ValueError: a bug in display code must not pass for bad data.
-    from .backends.events import MalformedChunk
-
-    errors: list[type[BaseException]] = [openai.APIError, json.JSONDecodeError, MalformedChunk]
-    for name in ("httpx2", "httpx"):
-        module = sys.modules.get(name)
-        if module is not None and hasattr(module, "HTTPError"):
-            errors += [module.HTTPError, module.StreamError]
-    return tuple(errors)
-
-
-def http_library() -> ModuleType:
-    """The HTTP library the installed ``openai`` is built on (``httpx``, or ``httpx2``)."""
-    import openai
-
-    for cls in openai.DefaultHttpxClient.__mro__:
-        root = cls.__module__.partition(".")[0]
-        if root.startswith("httpx"):
-            return sys.modules[root]
-    raise ImportError("openai.DefaultHttpxClient is not built on httpx")
 
 
 def make_sdk_client(endpoint: Endpoint, key: Secret) -> Any:

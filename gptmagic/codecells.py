@@ -23,7 +23,7 @@ from .context import split_fences
 from .render import show_markdown
 
 if TYPE_CHECKING:
-    from .magics import GPTMagic
+    from .settings import CellContext
 
 CODE_VARIABLE = "_gpt_code"
 PYTHON_INFO = {"python", "py", "python3", "ipython", "ipython3"}
@@ -80,20 +80,20 @@ def is_python(text: str) -> bool:
     )
 
 
-def deliver(magic: GPTMagic, prompt: str, answer: str, out: str | None) -> None:
+def deliver(ctx: CellContext, prompt: str, answer: str, out: str | None) -> None:
     """Store the answer's code, insert it below (first run of this cell only) and show it."""
     from IPython.display import display
 
     code = extract_code(answer)
     names = [CODE_VARIABLE] + ([f"{out}_code"] if out else [])
     for name in names:
-        magic.shell.user_ns[name] = code
+        ctx.shell.user_ns[name] = code
     where = " and ".join(f"`{n}`" for n in names)
     if not code:
         text = f"No Python code found in the answer; nothing inserted ({where} set to `''`)."
         show_markdown(text)
         return
-    inserted = insert_below(magic, prompt, code)
+    inserted = insert_below(ctx, prompt, code)
     if inserted:
         head = f"Code inserted in a new cell below (not run); also in {where}."
     else:
@@ -109,12 +109,12 @@ def deliver(magic: GPTMagic, prompt: str, answer: str, out: str | None) -> None:
     )
 
 
-def insert_below(magic: GPTMagic, prompt: str, code: str) -> bool:
+def insert_below(ctx: CellContext, prompt: str, code: str) -> bool:
     """``set_next_input`` unless this cell (id, else prompt) inserted code before."""
-    session = magic.session
+    session = ctx.session
     key = hashlib.sha256((session.cell_id or prompt).encode()).hexdigest()
     first = key not in session.inserted_cells
     if first:
         session.inserted_cells.add(key)
-        magic.shell.set_next_input(code, replace=False)
+        ctx.shell.set_next_input(code, replace=False)
     return first

@@ -49,7 +49,7 @@ def interpolate(
     )
 
 
-def interpolate_cell(magic: Any, prompt: str) -> str:
+def interpolate_cell(ctx: Any, prompt: str) -> str:
     """A prompt rendered with the kernel's namespace and the magic's context settings.
 
     Used for every text the user writes as a prompt: a ``%%gpt`` body, ``-s TEXT`` and the
@@ -64,9 +64,11 @@ def interpolate_cell(magic: Any, prompt: str) -> str:
     from .errors import redact
 
     options = Options(
-        rows=magic.context_rows, stats=magic.context_stats, max_chars=magic.context_max_chars
+        rows=ctx.settings.context_rows,
+        stats=ctx.settings.context_stats,
+        max_chars=ctx.settings.context_max_chars,
     )
-    session = magic.session
+    session = ctx.session
     secrets = known_secrets(session)
 
     def last_error() -> str | None:
@@ -76,7 +78,7 @@ def interpolate_cell(magic: Any, prompt: str) -> str:
 
     return interpolate(
         prompt,
-        magic.shell.user_ns,
+        ctx.shell.user_ns,
         lambda value, label: redact(describe(value, label, options), secrets, urls=False),
         last_error,
     )

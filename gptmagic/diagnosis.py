@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .apikey import PLACEHOLDER
-from .client import Endpoint, http_library
+from .client import Endpoint
 from .errors import Facts, explain
+from .transport import http_library
 
 PROBE_TIMEOUT = 10.0  # seconds, at most: the probe only refines a message
 

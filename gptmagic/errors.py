@@ -254,7 +254,7 @@ def _unreachable(exc: BaseException, host: str, timeout: float, retried: str, fa
     """A timeout or a connection error; through a proxy, the proxy is named, not the server."""
     import openai
 
-    from .client import http_library
+    from .transport import http_library
 
     cause = exc.__cause__ or exc.__context__
     detail = f": {connection_cause(exc)}" if cause else ""

@@ -26,15 +26,16 @@ from urllib.parse import urlsplit
 
 from . import cache, files
 from .apikey import known_secrets
-from .client import parsed, sdk_for, transport_errors
+from .client import parsed, sdk_for
 from .errors import GPTMagicError, InterruptedAnswer, error_field, redact, server_message
 from .progress import Output, Progress, in_notebook
 from .render import provenance
 from .retrying import call_with_retries
+from .transport import transport_errors
 from .usage import Usage, UsageRecord
 
 if TYPE_CHECKING:
-    from .magics import GPTMagic
+    from .settings import CellContext
 
 # Error codes OpenAI uses when its safety system refuses a prompt (dall-e / GPT image models).
 CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked"}
@@ -112,7 +113,7 @@ class ImageRequest:
     out: str | None = None
 
     @classmethod
-    def from_args(cls, magic: GPTMagic, args: Any, prompt: str) -> ImageRequest:
+    def from_args(cls, settings: Any, args: Any, prompt: str) -> ImageRequest:
         prompt = files.without_lone_surrogates(prompt.strip())  # half an emoji: unsendable
         if not prompt:
             raise GPTMagicError(
@@ -127,8 +128,8 @@ class ImageRequest:
             )
         return cls(
             prompt=prompt,
-            model=magic.image_model if args.model is None else args.model,
-            size=magic.image_size if args.size is None else args.size,
+            model=settings.image_model if args.model is None else args.model,
+            size=settings.image_size if args.size is None else args.size,
             n=args.n,
             quality=args.quality,
             partial=args.partial,
@@ -245,18 +246,18 @@ def save_pictures(pictures: list[Picture], target: str, prompt: str, folder: boo
 
 # -- one run -------------------------------------------------------------------------------
 class ImageCell:
-    """Runs one image request for ``magic``: progress, retries, errors, output, usage, files."""
+    """Runs one image request in ``ctx``: progress, retries, errors, output, usage, files."""
 
-    def __init__(self, magic: GPTMagic, request: ImageRequest):
-        self.magic, self.request = magic, request
-        self.session = magic.session
-        self.endpoint = magic.endpoint()
+    def __init__(self, ctx: CellContext, request: ImageRequest):
+        self.ctx, self.settings, self.request = ctx, ctx.settings, request
+        self.session = ctx.session
+        self.endpoint = ctx.endpoint
 
     def run(self) -> None:
         r, session = self.request, self.session
-        if refusal := session.usage.budget_refusal(self.magic.token_budget):
+        if refusal := session.usage.budget_refusal(self.settings.token_budget):
             raise GPTMagicError(refusal)
-        self.cached = cache.for_image(self.magic, self.endpoint.host, r)
+        self.cached = cache.for_image(self.ctx, self.endpoint.host, r)
         sdk = None if self.cached.hit else sdk_for(session, self.endpoint)  # replay: no key
         if r.partial and sdk is not None and not streams_images(sdk):
             import openai
@@ -268,7 +269,7 @@ class ImageCell:
         images = f"{r.n} image{'s' if r.n > 1 else ''}"
         progress = Progress(
             f"Generating {images} ({r.size}) with {r.model} at {self.endpoint.host}",
-            notebook=in_notebook(self.magic),
+            notebook=in_notebook(self.ctx),
         ).start()
         try:
             pictures, usage = self.generate(sdk, progress)
@@ -287,7 +288,7 @@ class ImageCell:
         progress.finish(self.outputs(pictures, usage, progress.elapsed), summary)
         if r.out:
             data = [p.data for p in pictures]
-            self.magic.shell.user_ns[r.out] = data[0] if r.n == 1 else data
+            self.ctx.shell.user_ns[r.out] = data[0] if r.n == 1 else data
         problems = [save_error] if save_error else []
         try:  # after the images are shown, as for chat: a full disk must not hide them
             self.cached.store(cache.image_answer(pictures, usage))
@@ -306,7 +307,7 @@ class ImageCell:
         try:
             response = call_with_retries(
                 lambda: parsed(sdk.images.with_raw_response.generate(**r.body())),
-                max_retries=self.magic.max_retries,
+                max_retries=self.settings.max_retries,
                 on_retry=progress.say,
                 host=self.endpoint.host,
             )
@@ -379,7 +380,7 @@ class ImageCell:
                 f"{self.endpoint.host} sent image {number} as a link gptmagic does not download "
                 f"({scheme}): only http and https image links are."
             )
-        source, limit = link_host(url), self.magic.image_max_bytes
+        source, limit = link_host(url), self.settings.image_max_bytes
         timeout = self.endpoint.timeout
         deadline = time.monotonic() + timeout
         pieces: list[bytes] = []
@@ -431,7 +432,7 @@ class ImageCell:
     ) -> Picture:
         """Decode base64 if needed and recognise the format from the bytes themselves;
         ``source`` is the host the bytes came from (the API's, or an image link's)."""
-        host, limit = source or self.endpoint.host, self.magic.image_max_bytes
+        host, limit = source or self.endpoint.host, self.settings.image_max_bytes
         if isinstance(data, str):
             size = len(data) * 3 // 4 - data.endswith("=") - data.endswith("==")
             if size > limit:  # checked before decoding makes a second copy
@@ -539,7 +540,7 @@ class ImageCell:
         if saved:
             markdown.append("Saved to " + ", ".join(f"`{path}`" for path in saved))
             plain.append("Saved to " + ", ".join(saved))
-        if self.magic.show_usage:
+        if self.settings.show_usage:
             footer = self.footer(usage, seconds)
             markdown.append(f"<sub>{footer}</sub>")
             plain.append(footer)

@@ -475,9 +475,7 @@ class _Hub:
 
     def after_cell(self, result: Any = None) -> None:
         """Follow a reloaded (or unloaded) extension; refresh usage and conversation lines."""
-        from .magics import GPTMagic
-
-        magic = self._shell().magics_manager.registry.get(GPTMagic.__name__)
+        magic = self._shell().magics_manager.registry.get("GPTMagic")
         for panel in list(self.panels):
             if panel.magic is magic:
                 panel.refresh()

@@ -24,11 +24,11 @@ INTERVAL = 1.0
 Output = tuple[dict[str, Any], dict[str, Any]]  # (mime bundle, metadata)
 
 
-def in_notebook(magic: Any) -> bool:
+def in_notebook(ctx: Any) -> bool:
     """``GPTMagic.display`` resolved: rich displays for notebooks, plain text elsewhere."""
-    if magic.display == "auto":
-        return frontend_shows_markdown(getattr(magic.shell, "kernel", None))
-    return magic.display == "markdown"
+    if ctx.settings.display == "auto":
+        return frontend_shows_markdown(getattr(ctx.shell, "kernel", None))
+    return ctx.settings.display == "markdown"
 
 
 def frontend_shows_markdown(kernel: Any) -> bool:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gptmagic"
-# The modules that may import gptmagic.magics: loading the extension and the panel, which
-# links widgets to the live GPTMagic instance's traits.
-MAGICS_IMPORTERS = {"gptmagic", "gptmagic.extension"}
+# The modules that may import gptmagic.magics (type-only imports count too): the entry points
+# that load the extension, and the panel, a view whose widgets link to the live GPTMagic's
+# traits (and follow it across %reload_ext). Everything else gets a CellContext.
+MAGICS_IMPORTERS = {"gptmagic", "gptmagic.extension", "gptmagic.panel"}
 
 
 def module_name(path: Path) -> str:
@@ -34,14 +35,27 @@ def resolve(module: str, is_package: bool, node: ast.ImportFrom, known: set[str]
     return [m for m in submodules if m in known] or [target]
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the gptmagic modules it imports anywhere (top level or inside functions)."""
+def type_only(tree: ast.Module) -> set[ast.AST]:
+    """The import statements under ``if TYPE_CHECKING:`` (never run)."""
+    found: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            found |= {n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)}
+    return found
+
+
+def import_graph(runtime_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the gptmagic modules it imports anywhere (top level or inside functions);
+    with ``runtime_only``, leaving out imports made for type checkers only."""
     files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for module, path in files.items():
         edges: set[str] = set()
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = type_only(tree) if runtime_only else set()
         for node in ast.walk(tree):
+            if node in skip:
+                continue
             if isinstance(node, ast.ImportFrom):
                 found = resolve(module, path.name == "__init__.py", node, set(files))
             elif isinstance(node, ast.Import):
@@ -77,13 +91,15 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_import_graph_is_read_from_the_source():
-    graph = import_graph()
+    graph, runtime = import_graph(), import_graph(runtime_only=True)
     assert "gptmagic.magics" in graph["gptmagic.extension"]
+    assert "gptmagic.magics" in graph["gptmagic.panel"]  # a type-only import
+    assert "gptmagic.magics" not in runtime["gptmagic.panel"]
     assert len(graph) >= 20
 
 
 def test_the_package_has_no_import_cycle():
-    cycle = find_cycle(import_graph())
+    cycle = find_cycle(import_graph(runtime_only=True))
     assert cycle is None, " -> ".join(cycle or [])
 
 

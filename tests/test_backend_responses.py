@@ -11,9 +11,9 @@ from conftest import KEY
 from gptmagic.backends import backend_for, chat_completions
 from gptmagic.backends.events import Delta, Finish, Reasoning, Reported, ToolCall
 from gptmagic.backends.responses import DROP_REASONING, NO_REASONING_SUMMARY, Responses
-from gptmagic.client import transport_errors
 from gptmagic.errors import GPTMagicError
 from gptmagic.testing.server import Reply, tokenize
+from gptmagic.transport import transport_errors
 from gptmagic.usage import Usage
 
 HELLO = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]

@@ -13,8 +13,8 @@ import math
 import openai
 import pytest
 
-from gptmagic.client import http_library
 from gptmagic.retrying import MAX_WAIT, backoff, call_with_retries, is_retryable, retry_after
+from gptmagic.transport import http_library
 
 NOW = 1_700_000_000.0
 URL = "http://127.0.0.1:9/v1/chat/completions"
