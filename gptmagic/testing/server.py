@@ -38,6 +38,9 @@ CHAT_MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "o-strict", "o-fixed-temp", "
 REASONING_MODELS = ["o-reason"]
 DEFAULT_MODELS = [*CHAT_MODELS, "gpt-image-1", "dall-e-3"]
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
+#: chat models that accept image parts; any other refuses them as OpenAI's text-only models do
+VISION_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1")
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"RIFF")
 _TOKEN = re.compile(r"\s*\S+\s*|\s+")
 _AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)(?P<api>/.+)")
 _LOREM = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed"]
@@ -280,6 +283,34 @@ def _check_messages(messages: Any) -> None:
         raise _invalid(message, "messages", "invalid_value")
 
 
+def _check_images(model: str, messages: list[dict[str, Any]]) -> None:
+    """Image parts as OpenAI answers them: refused by a text-only model (param pointing at the
+    part, no code); a data URL that holds no PNG/JPEG/GIF/WebP image refused as such."""
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(part, dict) or part.get("type") != "image_url":
+                continue
+            if model not in VISION_MODELS:
+                text = "Invalid content type. image_url is only supported by certain models."
+                raise _invalid(text, f"messages.[{i}].content.[{j}].type")
+            url = (part.get("image_url") or {}).get("url")
+            url = url if isinstance(url, str) else ""
+            if url.startswith(("https://", "http://")):
+                continue
+            head, _, data = url.partition(";base64,")
+            try:
+                image = base64.b64decode(data[:24], validate=True)
+            except ValueError:
+                image = b""
+            if not (head.startswith("data:image/") and image.startswith(_IMAGE_MAGIC)):
+                text = (
+                    "You uploaded an unsupported image. Please make sure your image has of one "
+                    "the following formats: ['png', 'jpeg', 'gif', 'webp']."
+                )
+                raise _invalid(text, None, "invalid_image_format")
+
+
 def _check_model_quirks(model: str, body: dict[str, Any]) -> None:
     """Reproduce the reasoning-model restrictions that clients must adapt to."""
     if model == "o-strict" and "max_tokens" in body:
@@ -362,6 +393,7 @@ class _ChatRequest(_TextRequest):
         _check_messages(body.get("messages"))
         _check_model(body["model"], models)
         _check_model_quirks(body["model"], body)
+        _check_images(body["model"], body["messages"])
         stream_options = body.get("stream_options")
         if stream_options is not None and not body.get("stream"):
             message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
