@@ -103,9 +103,10 @@ def _figure_of(value: Any) -> Any:
         return None
     if isinstance(value, figures.Figure):
         return value
-    if isinstance(value, figures.SubFigure) or (axes is not None and isinstance(value, axes.Axes)):
+    subfigure = getattr(figures, "SubFigure", ())  # matplotlib >= 3.4
+    if isinstance(value, subfigure) or (axes is not None and isinstance(value, axes.Axes)):
         root = value.figure
-        root = getattr(root, "figure", root) if isinstance(root, figures.SubFigure) else root
+        root = getattr(root, "figure", root) if isinstance(root, subfigure) else root
         return root if isinstance(root, figures.Figure) else None
     return None
 

@@ -610,3 +610,12 @@ def test_a_truncated_png_to_resize_is_refused_with_pils_reason():
     with pytest.raises(GPTMagicError) as caught:
         as_picture(png[: len(png) // 2], "cut")
     assert str(caught.value).startswith("{cut} could not be read as an image (OSError: ")
+
+
+def test_an_axes_in_a_subfigure_is_sent_as_the_whole_figure():
+    figure = matplotlib.figure.Figure(figsize=(4, 2))
+    left, right = figure.subfigures(1, 2)
+    left.add_subplot().plot([1, 2])
+    axes = right.add_subplot()
+    assert as_picture(axes, "ax").data == as_picture(figure, "fig").data
+    assert as_picture(right, "sub").data == as_picture(figure, "fig").data
