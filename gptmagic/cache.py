@@ -89,6 +89,7 @@ class Summary:
     ) -> Summary:
         messages = request.get("messages") or []
         prompt = request.get("prompt") or (messages[-1]["content"] if messages else "")
+        prompt = prompt if isinstance(prompt, str) else canonical(prompt)  # parts: text, hashes
         return cls(
             offset,
             length,
@@ -136,7 +137,10 @@ def readable(record: Any) -> bool:
         reasons = answer.get("finish_reasons")
         return (
             _filled_list(messages, dict)
-            and all(isinstance(m.get("content"), str) for m in messages)
+            and all(
+                isinstance(m.get("content"), str) or _filled_list(m.get("content"), dict)
+                for m in messages
+            )
             and _filled_list(texts, str)
             and _filled_list(reasons, str)
             and len(reasons) == len(texts)
@@ -454,15 +458,18 @@ def for_chat(
     """The cache lookup of one ``%%gpt`` request: the conversation's messages as sent, in the
     neutral form every backend starts from, so the key never depends on a body's shape. The
     API is part of the key only when it is not Chat Completions (recordings made before there
-    was a choice stay valid)."""
+    was a choice stay valid). An image is keyed and kept by its hash (content.hashed_images):
+    the file never holds image bytes, and a text-only request's key is what it always was."""
+    from .content import hashed_images, text_of
+
     summary = {
         "model": request.model,
-        "messages": messages,
+        "messages": hashed_images(messages),
         "parameters": answer_parameters(request.parameters()),
     }
     if api != "chat":
         summary["api"] = api
-    return lookup(ctx, "chat", host, summary, request.prompt)
+    return lookup(ctx, "chat", host, summary, text_of(request.prompt))
 
 
 def chat_answer(

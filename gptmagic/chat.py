@@ -19,6 +19,7 @@ from .apikey import known_secrets
 from .backends import backend_for
 from .backends.events import Delta, Finish, MalformedChunk, Reasoning, Reported, ToolCall
 from .client import sdk_for
+from .content import Content, message_tokens, text_of
 from .conversation import Message, Plan
 from .errors import (
     GPTMagicError,
@@ -31,7 +32,7 @@ from .files import without_lone_surrogates
 from .render import answer_bundle, provenance, usage_footer
 from .retrying import call_with_retries
 from .streaming import AnswerView, MarkdownView, TextView
-from .tokens import estimate_message_tokens, estimate_tokens
+from .tokens import estimate_tokens
 from .usage import Usage, UsageRecord
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 class CellRequest:
     """What one cell asks for, after cell options were laid over the kernel's settings."""
 
-    prompt: str
+    prompt: Content  # the user message: text, or parts when it carries images ({fig})
     model: str
     temperature: float | None
     top_p: float | None
@@ -56,6 +57,7 @@ class CellRequest:
     system: str | None = None  # -s: this conversation's new system prompt
     new: bool = False  # --new: leave the turns so far out (forgotten once this one succeeds)
     reasoning: str | None = None  # --reasoning: effort of a reasoning model (Responses API)
+    images: list[str] = field(default_factory=list)  # the {name} of each image in the prompt
 
     @classmethod
     def from_args(cls, settings: Any, args: Any, prompt: str) -> CellRequest:
@@ -205,6 +207,8 @@ class ChatCell:
                     "Nothing was stored."
                 ) from None
             except openai.APIError as exc:
+                if refusal := self.image_refusal(exc, body):
+                    raise GPTMagicError(refusal) from None
                 adaptation = self.backend.adaptation_for(exc, body)
                 if adaptation is None:
                     raise GPTMagicError(self.explain(exc, sdk)) from None
@@ -216,6 +220,23 @@ class ChatCell:
                 body = self.body()
             except Exception as exc:  # refused before sending (a header, a URL): one line
                 raise GPTMagicError(self.explain(exc)) from None
+
+    def image_refusal(self, exc: BaseException, body: dict[str, Any]) -> str | None:
+        """One line when a model or server refuses the images sent (this cell's or an earlier
+        turn's); None when the request holds none or the error is about something else."""
+        from .content import image_parts
+
+        if not any(image_parts(m["content"]) for m in self.messages):
+            return None
+        from .pictures import explain_image_refusal
+
+        return explain_image_refusal(
+            exc,
+            model=self.request.model,
+            host=self.endpoint.host,
+            labels=self.request.images,
+            body=body,
+        )
 
     def explain(self, exc: BaseException, sdk: Any = None) -> str:
         from .diagnosis import explain_failure
@@ -344,7 +365,7 @@ class ChatCell:
         if r.code and outcome == "complete":
             from .codecells import deliver
 
-            deliver(self.ctx, r.prompt, answers[kept], r.out)
+            deliver(self.ctx, text_of(r.prompt), answers[kept], r.out)
         if outcome == "complete":
             self.cached.store(cache.chat_answer(answers, reasons, collected.usage, collected.model))
         self.raise_for(outcome, cause, kept, reasons[0])
@@ -353,7 +374,7 @@ class ChatCell:
         self, plan: Plan, collected: Collected, answers: list[str], outcome: str
     ) -> UsageRecord:
         """This answer's usage: reported, or estimated (prompt + text), or replayed."""
-        prompt = sum(estimate_message_tokens(m["content"]) for m in plan.messages)
+        prompt = sum(message_tokens(m["content"]) for m in plan.messages)
         completion = sum(estimate_tokens(a) for a in answers)
         status = "replayed" if self.cached.hit else outcome
         return UsageRecord(
@@ -462,35 +483,64 @@ class ChatCell:
         )
 
     def show_dry_run(self, body: dict[str, Any]) -> None:
-        """The user message as it will be sent, readable (tables drawn, code fenced), then the
-        exact request body as JSON. The URL is shown without ``user:password@``."""
+        """The user message as it will be sent, readable (tables drawn, code fenced, each
+        image as a thumbnail), then the request body as JSON with image data shortened. The
+        URL is shown without ``user:password@``."""
         from IPython.display import display
 
+        from .content import shorten_data_urls
         from .context import unclosed_fence
 
-        tokens = sum(estimate_message_tokens(m["content"]) for m in self.messages)
-        text = json.dumps(body, indent=2, ensure_ascii=False)
-        prompt = self.messages[-1]["content"]
+        tokens = sum(message_tokens(m["content"]) for m in self.messages)
+        text = json.dumps(shorten_data_urls(body), indent=2, ensure_ascii=False)
+        content = self.messages[-1]["content"]
+        prompt = text_of(content)
         summary = (
             f"Dry run: nothing sent. POST {self.endpoint.public_url}{self.backend.path}, "
             f"≈{tokens:,} prompt tokens (estimate)."
         )
         # Rules delimit the message; a fence it leaves open is closed so the JSON stays JSON.
         fence = unclosed_fence(prompt)
-        closed = f"{prompt}\n{fence}" if fence else prompt
-        markdown = (
-            f"{summary}\n\n**The user message, as it will be sent:**\n\n---\n\n{closed}\n\n"
-            f"---\n\n**The request body:**\n\n```json\n{text}\n```"
-        )
-        plain = (
-            f"{summary}\n\n----- the user message, as it will be sent -----\n{prompt}\n"
-            f"----- the request body -----\n{text}"
-        )
-        display(
-            {"text/markdown": markdown, "text/plain": plain},
-            raw=True,
-            metadata={"gptmagic": {"dry_run": True, "estimated_prompt_tokens": tokens}},
-        )
+        pieces = self.dry_run_pieces(content, "\n" + fence if fence else "")
+        head = f"{summary}\n\n**The user message, as it will be sent:**\n\n---\n\n"
+        tail = f"\n\n---\n\n**The request body:**\n\n```json\n{text}\n```"
+        plain_head = f"{summary}\n\n----- the user message, as it will be sent -----\n"
+        plain_tail = f"\n----- the request body -----\n{text}"
+        metadata = {"gptmagic": {"dry_run": True, "estimated_prompt_tokens": tokens}}
+        if len(pieces) == 1:  # text only: one output, as before images existed
+            markdown, plain = f"{head}{pieces[0][0]}{tail}", f"{plain_head}{prompt}{plain_tail}"
+            display({"text/markdown": markdown, "text/plain": plain}, raw=True, metadata=metadata)
+            return
+        from .pictures import thumbnail_output
+
+        pieces[0] = (head + pieces[0][0], plain_head + pieces[0][1])
+        pieces[-1] = (pieces[-1][0] + tail, pieces[-1][1] + plain_tail)
+        for piece in pieces:
+            if isinstance(piece, tuple):
+                display(
+                    {"text/markdown": piece[0], "text/plain": piece[1]}, raw=True, metadata=metadata
+                )
+            else:
+                data, image_metadata = thumbnail_output(piece)
+                display(data, raw=True, metadata={**image_metadata, **metadata})
+
+    def dry_run_pieces(self, content: Content, closing: str) -> list[Any]:
+        """(markdown, plain) texts with each image (a Picture) between them, in order; a text
+        piece before, between and after the images, even an empty one."""
+        from dataclasses import replace
+
+        from .content import pieces as content_pieces
+
+        out: list[Any] = [["", ""]]
+        labels = iter(self.request.images)
+        for piece in content_pieces(content):
+            if isinstance(piece, str):
+                out[-1][0] += piece
+                out[-1][1] += piece
+            else:
+                out += [replace(piece, label=next(labels, "")), ["", ""]]
+        out[-1][0] += closing
+        return [tuple(p) if isinstance(p, list) else p for p in out]
 
 
 REASONING_CHARS = 600  # the summary is a hint of how the model got there, not a second answer

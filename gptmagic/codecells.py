@@ -19,6 +19,7 @@ import re
 import textwrap
 from typing import TYPE_CHECKING
 
+from .content import Content, append_text
 from .context import split_fences
 from .render import show_markdown
 
@@ -35,8 +36,8 @@ INSTRUCTION = (
 )
 
 
-def ask_for_code(prompt: str) -> str:
-    return prompt + INSTRUCTION
+def ask_for_code(prompt: Content) -> Content:
+    return append_text(prompt, INSTRUCTION)
 
 
 def extract_code(answer: str) -> str:

@@ -68,12 +68,32 @@ def reset(ctx: CellContext, args: Any) -> None:
 
 @subcommand("history")
 def history(ctx: CellContext, args: Any) -> None:
-    """Show the conversation as Markdown."""
+    """Show the conversation as Markdown, each image in a prompt as a thumbnail."""
     conv = ctx.session.conversation
     if not conv.turns and not conv.system:
         print("The conversation is empty.")
         return
-    show_markdown(export.to_markdown(conv))
+    show_pieces(export.markdown_pieces(conv))
+
+
+def show_pieces(pieces: list[Any]) -> None:
+    """Text as Markdown, each picture as its own image output (which GitHub, nbviewer and
+    nbconvert draw, unlike a data-URI ``<img>`` in Markdown), in order."""
+    from IPython.display import display
+
+    from .pictures import thumbnail_output
+
+    text = ""
+    for piece in [*pieces, None]:
+        if isinstance(piece, str):
+            text += piece
+            continue
+        if text.strip():
+            show_markdown(text)
+        text = ""
+        if piece is not None:
+            data, metadata = thumbnail_output(piece)
+            display(data, raw=True, metadata=metadata)
 
 
 @subcommand("panel")

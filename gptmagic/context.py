@@ -13,7 +13,8 @@ Prompts are full of pasted code, so this is a small tokenizer, not ``str.format`
 Expressions are never ``eval``-ed: the first name is looked up in the user namespace, then
 each step is one ``getattr`` (no names starting with ``_``) or one ``[]`` with an integer or
 string literal. ``{_error}`` is the kernel's last exception (lasterror.py). An unknown name or
-a failing step raises :class:`GPTMagicError`, before anything is sent.
+a failing step raises :class:`GPTMagicError`, before anything is sent. In a ``%%gpt`` body a
+picture (a matplotlib Figure, a PIL image, PNG/JPEG bytes: pictures.py) becomes an image part.
 """
 
 from __future__ import annotations
@@ -43,22 +44,74 @@ def interpolate(
     last_error: Callable[[], str | None] = lambda: None,
 ) -> str:
     """``prompt`` with every ``{expr}`` outside code replaced by ``describe(value, expr)``."""
-    renderer = _Renderer(namespace, describe, last_error)
-    return "".join(
-        text if is_code else renderer.prose(text) for is_code, text in split_fences(prompt)
-    )
+    return "".join(interpolate_pieces(prompt, namespace, describe, last_error))  # type: ignore[arg-type]
+
+
+def interpolate_pieces(
+    prompt: str,
+    namespace: Mapping[str, Any],
+    describe: Callable[[Any, str], str],
+    last_error: Callable[[], str | None] = lambda: None,
+    picture: Callable[[Any, str], Any] = lambda value, expr: None,
+) -> list[Any]:
+    """The interpolated prompt as ordered pieces: text, and whatever ``picture(value, expr)``
+    returned (not None) for a value in place of its text rendering."""
+    renderer = _Renderer(namespace, describe, last_error, picture)
+    out: list[Any] = []
+    for is_code, text in split_fences(prompt):
+        out += [text] if is_code else renderer.prose(text)
+    return out
 
 
 def interpolate_cell(ctx: Any, prompt: str) -> str:
     """A prompt rendered with the kernel's namespace and the magic's context settings.
 
-    Used for every text the user writes as a prompt: a ``%%gpt`` body, ``-s TEXT`` and the
-    ``%gptimage`` prompt (line or cell). IPython's own expansion of magic lines, which
-    evaluates ``{expression}``, is switched off for gptmagic's magics (``no_var_expand``).
+    Used for the text-only prompts: ``-s TEXT`` (a system prompt is text in every API) and
+    the ``%gptimage`` prompt (line or cell). A picture there is a one-line error, since
+    only a ``%%gpt`` body can send one (:func:`interpolate_body`). IPython's own expansion of
+    magic lines, which evaluates ``{expression}``, is switched off for gptmagic's magics
+    (``no_var_expand``).
 
     Every inserted value passes :func:`~gptmagic.errors.redact`: ``{os.environ}`` or an error
     message quoting the key must not carry it to the server, the history or an export.
     """
+    from .pictures import is_picture
+
+    def refuse(value: Any, expr: str) -> None:
+        if is_picture(value):
+            raise GPTMagicError(
+                f"{{{expr}}} is an image: only the prompt in a %%gpt cell can send one (a "
+                "system prompt (-s) and a %gptimage prompt are text). Nothing was sent."
+            )
+
+    return "".join(_pieces(ctx, prompt, refuse))
+
+
+def interpolate_body(ctx: Any, prompt: str) -> tuple[Any, list[str]]:
+    """A ``%%gpt`` body rendered like :func:`interpolate_cell`, but a picture value
+    (:func:`~gptmagic.pictures.as_picture`: a matplotlib Figure, a PIL image, PNG/JPEG bytes)
+    becomes an image part where it stood, within ``GPTMagic.image_prompt_max_side`` and
+    ``image_prompt_max_bytes``.
+
+    Returns the user message's content (the plain string when there is no picture, so such
+    requests are unchanged) and the labels of the pictures in order (``["fig"]``).
+    """
+    from .pictures import as_picture, text_and_images
+
+    def picture(value: Any, expr: str) -> Any:
+        return as_picture(
+            value,
+            expr,
+            max_side=ctx.settings.image_prompt_max_side,
+            max_bytes=ctx.settings.image_prompt_max_bytes,
+        )
+
+    pieces = _pieces(ctx, prompt, picture)
+    labels = [p.label for p in pieces if not isinstance(p, str)]
+    return text_and_images(pieces), labels
+
+
+def _pieces(ctx: Any, prompt: str, picture: Callable[[Any, str], Any]) -> list[Any]:
     from .apikey import known_secrets
     from .describe import Options, describe
     from .errors import redact
@@ -76,11 +129,12 @@ def interpolate_cell(ctx: Any, prompt: str) -> str:
             return None
         return redact(session.last_error.prompt_text(), secrets, urls=False)
 
-    return interpolate(
+    return interpolate_pieces(
         prompt,
         ctx.shell.user_ns,
         lambda value, label: redact(describe(value, label, options), secrets, urls=False),
         last_error,
+        picture,
     )
 
 
@@ -160,12 +214,14 @@ class _Renderer:
         namespace: Mapping[str, Any],
         describe: Callable[[Any, str], str],
         last_error: Callable[[], str | None],
+        picture: Callable[[Any, str], Any],
     ):
         self.namespace, self.describe, self.last_error = namespace, describe, last_error
-        self.cache: dict[str, str] = {}
+        self.picture = picture
+        self.cache: dict[str, Any] = {}
 
-    def prose(self, text: str) -> str:
-        out: list[str] = []
+    def prose(self, text: str) -> list[Any]:
+        out: list[Any] = []
         pos, escapes = 0, 0  # escapes: ``{{`` still waiting for their ``}}``
         spans = _CodeSpans(text)
         while (match := _SPECIAL.search(text, pos)) is not None:
@@ -188,26 +244,30 @@ class _Renderer:
                 out.append(char)
                 pos = start + 1
         out.append(text[pos:])
-        return "".join(out)
+        return out
 
     @staticmethod
-    def placed(rendering: str, text: str, start: int, end: int) -> str:
+    def placed(rendering: Any, text: str, start: int, end: int) -> Any:
         """Multi-line renderings (tables, code) are blocks: a blank line before and after.
 
         Without it Markdown reads the next line of the prompt as one more table row, or runs
         the rendering's first line into the sentence before it.
         """
-        if "\n" not in rendering:
-            return rendering
+        if not isinstance(rendering, str) or "\n" not in rendering:
+            return rendering  # a picture stands where it was written
         before, after = text[:start], text[end:]
         lead = "\n" * (2 - len(before) + len(before.rstrip("\n"))) if before else ""
         trail = "\n" * (2 - len(after) + len(after.lstrip("\n"))) if after else ""
         return f"{lead}{rendering}{trail}"
 
-    def field(self, expr: str) -> str:
+    def field(self, expr: str) -> Any:
         if expr not in self.cache:
+            value = self.evaluate(expr)
+            picture = self.picture(value, expr)
             # A repr that raises is reported like a failing read, in one line.
-            self.cache[expr] = self.step(expr, self.describe, self.evaluate(expr), expr)
+            self.cache[expr] = (
+                picture if picture is not None else self.step(expr, self.describe, value, expr)
+            )
         return self.cache[expr]
 
     def evaluate(self, expr: str) -> Any:

@@ -4,6 +4,11 @@ A turn (user message + assistant answer) enters the history only once the answer
 complete (or interrupted, and then marked), so a failed request never leaves a dangling
 user message. Each message caches its token count, so trimming a 500-turn history costs the
 same as a 10-turn one.
+
+A user message's content is the prompt string, or a list of parts when it carries images
+(content.py). Images stay in the history and are sent again with later turns (a follow-up
+such as "and the second panel?" needs them) until trimming drops their turn; each counts a
+labelled estimate by its size (content.image_tokens).
 """
 
 from __future__ import annotations
@@ -11,23 +16,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .content import Content, map_text, message_tokens
 from .files import without_lone_surrogates
-from .tokens import estimate_message_tokens
 
 
 @dataclass
 class Message:
     role: str
-    content: str
+    content: Content
     tokens: int = 0
     tokens_exact: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.tokens:
-            self.tokens = estimate_message_tokens(self.content)
+            self.tokens = message_tokens(self.content)
 
-    def to_api(self) -> dict[str, str]:
+    def to_api(self) -> dict[str, Any]:
         return {"role": self.role, "content": self.content}
 
 
@@ -45,7 +50,7 @@ class Turn:
 class Plan:
     """The messages one request will send, and which old turns it leaves out."""
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     user: Message
     system: str = ""  # the system prompt sent; stored with the turn (-s)
     fresh: bool = False  # the turns before were left out on purpose (--new)
@@ -61,7 +66,7 @@ class Conversation:
 
     def plan(
         self,
-        prompt: str,
+        prompt: Content,
         *,
         budget: int | None,
         use_history: bool = True,
@@ -74,7 +79,7 @@ class Conversation:
         makes them the conversation's, so a refused, failed or dry-run cell changes nothing.
         """
         # Half an emoji (an unpaired surrogate, from a {variable}) cannot be encoded to send.
-        user = Message("user", without_lone_surrogates(prompt))
+        user = Message("user", map_text(prompt, without_lone_surrogates))
         system = without_lone_surrogates(self.system if system is None else system)
         head = [Message("system", system)] if system else []
         fixed = sum(m.tokens for m in head) + user.tokens

@@ -3,19 +3,29 @@
 JSON keeps everything, metadata included. Markdown and ``.ipynb`` are for reading and
 sharing; they carry each message's role in a marker (an HTML comment, or cell metadata) so
 they load back without guessing from headings.
+
+Images in prompts: ``.json`` keeps the parts, base64 included; ``.ipynb`` keeps each image
+whole as a cell attachment (``![…](attachment:image-1.png)``, drawn by JupyterLab, GitHub and
+nbconvert) and loads it back as an image; ``.md`` shows a small thumbnail (an ``<img>`` whose
+alt text is the placeholder) and loads back as the placeholder text only.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import re
 import reprlib
 from pathlib import Path
 from typing import Any
 
+from .content import checked_content, is_parts, map_text, picture_of
+from .content import pieces as content_pieces
 from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
 from .files import user_path, without_lone_surrogates, write_atomic
+from .pictures import Picture, placeholder, text_and_images, thumbnail_markdown
 from .render import provenance_line
 
 FORMAT = "gptmagic.conversation"
@@ -85,8 +95,10 @@ def message_from(data: Any, where: str, role: str | None = None) -> Message:
         raise ValueError(f"{where}: not an object")
     if role is not None and data.get("role") != role:
         raise ValueError(f"{where}: role must be {role!r}, not {reprlib.repr(data.get('role'))}")
-    if not isinstance(data.get("content"), str):
+    content = data.get("content")
+    if not isinstance(content, str) and data.get("role") != "user":
         raise ValueError(f"{where}: 'content' must be text")
+    checked_content(content, where)  # a user's may be parts: text and PNG/JPEG images
     tokens, exact = data.get("tokens", 0), data.get("tokens_exact", False)
     if not is_count(tokens):
         raise ValueError(f"{where}: 'tokens' must be a count >= 0, not {reprlib.repr(tokens)}")
@@ -127,13 +139,34 @@ def unshown(text: str, meta: dict[str, Any]) -> str:
     return text[len(line) :].removeprefix("\n\n")
 
 
-def to_markdown(conv: Conversation) -> str:
-    blocks = []
-    for m in conv.messages:
+def markdown_pieces(conv: Conversation) -> list[str | Picture]:
+    """The Markdown export as text and pictures in order (``%gpt history`` shows each picture
+    as an image output; :func:`to_markdown` as a thumbnail ``<img>``)."""
+    out: list[str | Picture] = []
+    for number, m in enumerate(conv.messages):
         meta = {k: m.meta[k] for k in PROVENANCE if k in m.meta}
         tag = f" {json.dumps(meta, ensure_ascii=False)}" if meta else ""
-        blocks.append(f"<!-- gptmagic:{m.role}{tag} -->\n### {ROLE_TITLES[m.role]}\n\n{shown(m)}")
-    return "\n\n".join(blocks) + "\n"
+        line = provenance_line(m.meta)
+        out.append(
+            ("\n\n" if number else "")
+            + f"<!-- gptmagic:{m.role}{tag} -->\n### {ROLE_TITLES[m.role]}\n\n"
+            + (f"{line}\n\n" if line else "")
+        )
+        out += content_pieces(m.content)
+    out.append("\n")
+    return out
+
+
+def to_markdown(conv: Conversation) -> str:
+    return "".join(
+        p if isinstance(p, str) else thumbnail_markdown(p) for p in markdown_pieces(conv)
+    )
+
+
+# A thumbnail to_markdown wrote: loaded back as its alt text, the image's placeholder.
+THUMBNAIL = re.compile(
+    r'<img src="data:image/[a-z]+;base64,[A-Za-z0-9+/=]*" width="\d+" alt="([^"]*)">'
+)
 
 
 def from_markdown(text: str) -> Conversation:
@@ -145,7 +178,8 @@ def from_markdown(text: str) -> Conversation:
         chunk = text[mark.end() : following.start() if following else len(text)]
         content = re.sub(r"^\s*### \w+\s*\n", "", chunk, count=1).strip()
         meta = checked_meta(json.loads(mark.group(2)) if mark.group(2) else {}, "a marker's ")
-        messages.append(Message(mark.group(1), unshown(content, meta), meta=meta))
+        content = THUMBNAIL.sub(lambda m: html.unescape(m[1]), unshown(content, meta))
+        messages.append(Message(mark.group(1), content, meta=meta))
     return from_messages(messages)
 
 
@@ -154,10 +188,51 @@ def to_notebook(conv: Conversation) -> str:
 
     nb = nbformat.v4.new_notebook()
     for m in conv.messages:
-        cell = nbformat.v4.new_markdown_cell(f"**{ROLE_TITLES[m.role]}**\n\n{shown(m)}")
+        text, attachments = with_attachments(m)
+        cell = nbformat.v4.new_markdown_cell(f"**{ROLE_TITLES[m.role]}**\n\n{text}")
+        if attachments:
+            cell.attachments = attachments
         cell.metadata["gptmagic"] = {"role": m.role, "meta": m.meta}
         nb.cells.append(cell)
     return nbformat.writes(nb)
+
+
+ATTACHMENT = re.compile(r"!\[[^\]\n]*\]\(attachment:(image-\d+\.(?:png|jpeg))\)")
+
+
+def with_attachments(m: Message) -> tuple[str, dict[str, Any]]:
+    """The message as a cell's Markdown, each image an attachment it links to."""
+    if not is_parts(m.content):
+        return shown(m), {}
+    text, attachments = [], {}
+    for piece in content_pieces(m.content):
+        if isinstance(piece, str):
+            text.append(piece)
+            continue
+        name = f"image-{len(attachments) + 1}.{piece.mime.removeprefix('image/')}"
+        attachments[name] = {piece.mime: base64.b64encode(piece.data).decode("ascii")}
+        text.append(f"![{placeholder(piece)[1:-1]}](attachment:{name})")
+    return "".join(text), attachments
+
+
+def from_attachments(text: str, attachments: Any) -> Any:
+    """A cell's text with each link to one of its image attachments as an image part."""
+    if not isinstance(attachments, dict) or not ATTACHMENT.search(text):
+        return text
+    pieces: list[Any] = []
+    pos = 0
+    for link in ATTACHMENT.finditer(text):
+        bundle = attachments.get(link[1])
+        bundle = bundle if isinstance(bundle, dict) else None
+        mime, data = next(iter(bundle.items()), ("", None)) if bundle else ("", None)
+        url = f"data:{mime};base64,{data}" if isinstance(data, str) else ""
+        picture = picture_of({"type": "image_url", "image_url": {"url": url}})
+        if picture is None:
+            raise ValueError(f"the attachment {link[1]} is not a PNG or JPEG image")
+        pieces += [text[pos : link.start()], picture]
+        pos = link.end()
+    pieces.append(text[pos:])
+    return text_and_images(pieces)
 
 
 def from_notebook(text: str) -> Conversation:
@@ -185,7 +260,10 @@ def from_notebook(text: str) -> Conversation:
         title = f"**{ROLE_TITLES[info['role']]}**\n\n"
         content = source.removeprefix(title)
         meta = checked_meta(info.get("meta"), f"cell {number}: ")
-        messages.append(Message(info["role"], unshown(content, meta), meta=meta))
+        content = unshown(content, meta)
+        if info["role"] == "user":  # its images, from the cell's attachments
+            content = from_attachments(content, cell.get("attachments"))
+        messages.append(Message(info["role"], content, meta=meta))
     return from_messages(messages)
 
 
@@ -196,7 +274,7 @@ def from_messages(messages: list[Message]) -> Conversation:
     loaded conversation can always be sent, shown and saved again.
     """
     for m in messages:
-        m.content = without_lone_surrogates(m.content)
+        m.content = map_text(m.content, without_lone_surrogates)
         m.meta = json.loads(without_lone_surrogates(json.dumps(m.meta, ensure_ascii=False)))
     conv = Conversation()
     if messages and messages[0].role == "system":

@@ -55,24 +55,28 @@ class GPTMagic(Magics, Settings):
 
         {name} in the prompt and in -s TEXT (outside code) is replaced by that variable,
         DataFrames as shape, dtypes and first rows; {df.columns}, {In[3]} work; {_error} is
-        the last exception; {{ and }} are literal braces. Nothing is evaluated: IPython's own
-        $name / {expression} expansion of the magic line is switched off.
+        the last exception; {{ and }} are literal braces; {fig} (a matplotlib Figure, a PIL
+        image, PNG/JPEG bytes) sends the image to a vision model. Nothing is evaluated:
+        IPython's own $name / {expression} expansion of the magic line is switched off.
         """
         from .chat import CellRequest, ChatCell
         from .codecells import ask_for_code
-        from .context import interpolate_cell
+        from .context import interpolate_body, interpolate_cell
 
         args = arguments.parse(self.gpt_cell, line)
         prompt = cell.strip()
         if not prompt:
             raise GPTMagicError("The prompt is empty: write it in the cell below %%gpt.")
         ctx = self.context()
-        prompt = interpolate_cell(ctx, prompt)  # {name} -> value; before anything is sent
+        # {name} -> value, {fig} -> an image part; before anything is sent
+        prompt, images = interpolate_body(ctx, prompt)
         if args.system is not None:
-            args.system = interpolate_cell(ctx, args.system)  # same rules as the body
+            args.system = interpolate_cell(ctx, args.system)  # same rules, text only
         if args.code:
             prompt = ask_for_code(prompt)
-        ChatCell(ctx, CellRequest.from_args(ctx.settings, args, prompt)).run()
+        request = CellRequest.from_args(ctx.settings, args, prompt)
+        request.images = images
+        ChatCell(ctx, request).run()
 
     @line_magic("gpt")
     @no_var_expand

@@ -96,6 +96,16 @@ def as_picture(
     return _from_bytes(data, label, *caps)
 
 
+def is_picture(value: Any) -> bool:
+    """Whether :func:`as_picture` would take ``value``, without rendering or resizing it."""
+    if _figure_of(value) is not None:
+        return True
+    pil = sys.modules.get("PIL.Image")
+    if pil is not None and isinstance(value, pil.Image):
+        return True
+    return _image_bytes(value) is not None
+
+
 def _figure_of(value: Any) -> Any:
     """The matplotlib Figure that ``value`` is (or that an Axes or SubFigure belongs to)."""
     figures, axes = sys.modules.get("matplotlib.figure"), sys.modules.get("matplotlib.axes")

@@ -139,6 +139,16 @@ class Settings(Configurable):
     context_max_chars = Int(
         4000, help="Longest rendering of a plain value or string in a prompt ({name})."
     ).tag(config=True)
+    image_prompt_max_side = Int(
+        2048,
+        help="Longest side, in pixels, of an image sent in a prompt ({fig}); a bigger one is "
+        "rendered at a lower dpi or scaled down.",
+    ).tag(config=True)
+    image_prompt_max_bytes = Int(
+        5_000_000,
+        help="Largest image sent in a prompt ({fig}), in bytes before base64 (5 MB); a bigger "
+        "one is scaled down or sent as JPEG.",
+    ).tag(config=True)
     cache = Unicode(
         help="Replay cache: a JSON-lines file of recorded answers, e.g. "
         "analysis.gptcache.jsonl next to the notebook (default: GPTMAGIC_CACHE; empty: none).",
@@ -180,7 +190,13 @@ class Settings(Configurable):
         return _in_range("top_p", proposal["value"], 0.0, 1.0)
 
     @validate(
-        "max_tokens", "history_max_tokens", "token_budget", "context_rows", "context_max_chars"
+        "max_tokens",
+        "history_max_tokens",
+        "token_budget",
+        "context_rows",
+        "context_max_chars",
+        "image_prompt_max_side",
+        "image_prompt_max_bytes",
     )
     def _check_positive(self, proposal):
         value = proposal["value"]
