@@ -230,13 +230,16 @@ class ChatCell:
             return None
         from .pictures import explain_image_refusal
 
-        return explain_image_refusal(
+        line = explain_image_refusal(
             exc,
             model=self.request.model,
             host=self.endpoint.host,
             labels=self.request.images,
             body=body,
         )
+        if line and not self.request.images:  # the image is in an earlier turn
+            line += " The image is in an earlier turn: leave it out with --no-history or --new."
+        return line
 
     def explain(self, exc: BaseException, sdk: Any = None) -> str:
         from .diagnosis import explain_failure

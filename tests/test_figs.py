@@ -68,6 +68,14 @@ def test_a_figure_is_sent_as_an_image_part_between_the_text_parts(shell, server)
     assert Image.open(io.BytesIO(png)).size == (width, height)
 
 
+def test_half_an_emoji_beside_a_picture_is_sent_as_a_replacement_character(shell, server):
+    shell.user_ns["fig"] = chart()
+    shell.user_ns["label"] = "sales \ud83d"
+    ok(shell, "%%gpt\n{label}: {fig}")
+    content = server.chat_requests[0].body["messages"][-1]["content"]
+    assert content[0] == {"type": "text", "text": "sales \ufffd: "}
+
+
 def test_a_pil_image_is_sent_at_its_own_size(shell, server):
     shell.user_ns["photo"] = Image.new("RGB", (64, 48), (200, 30, 30))
     ok(shell, "%%gpt\n{photo}\nWhat colour is it?")
@@ -141,6 +149,36 @@ def test_a_model_without_vision_is_a_one_line_error_naming_the_picture(shell, se
         "image out."
     )
     assert len(conversation(shell).turns) == 1  # the refused turn was not stored
+
+
+def test_a_model_without_vision_names_an_earlier_turns_image_as_the_cause(shell, server, capsys):
+    shell.user_ns["fig"] = chart()
+    ok(shell, "%%gpt\nWhat does {fig} show?")
+    capsys.readouterr()
+    result = run(shell, "%%gpt -m o-reason\nSummarise.")
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert not result.success and "does not accept images in prompts;" in line
+    assert line.endswith(
+        "The image is in an earlier turn: leave it out with --no-history or --new."
+    )
+    ok(shell, "%%gpt -m o-reason --no-history\nSummarise.")
+    assert server.chat_requests[-1].body["messages"] == [{"role": "user", "content": "Summarise."}]
+
+
+def test_a_picture_in_a_gptimage_prompt_is_a_one_line_error(shell, server, capsys):
+    shell.user_ns["photo"] = Image.new("RGB", (8, 8))
+    result = run(shell, "%gptimage a poster like {photo}")
+    err = capsys.readouterr().err
+    assert not result.success and "{photo} is an image: only the prompt in a %%gpt cell" in err
+    assert server.requests == []
+
+
+def test_code_mode_appends_its_instruction_after_the_picture(shell, server):
+    shell.user_ns["fig"] = chart()
+    ok(shell, "%%gpt --code\nRecreate {fig}")
+    content = server.chat_requests[0].body["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url", "text"]
+    assert content[2]["text"].startswith("\n\n(Answer with Python code")
 
 
 # -- the conversation ----------------------------------------------------------------------
