@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import nbformat
@@ -9,6 +10,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from papermill.exceptions import PapermillExecutionError
 
+from gptmagic.pictures import png_size
 from gptmagic.testing.notebook import execute, execute_with_papermill
 from gptmagic.testing.server import FakeOpenAI, Reply
 from tests.conftest import KEY
@@ -60,13 +62,24 @@ def test_the_dry_run_shows_statistics_and_sends_nothing(analysis):
     nb, prompts, _ = analysis
     shown = text_of(nb.cells[cell_index(nb, "%%gpt --dry-run")])
     assert "Summary statistics" in shown and "Dry run: nothing sent" in shown
-    assert len(prompts) == 3
+    assert len(prompts) == 4
 
 
 def test_the_error_question_sent_the_caught_exception_with_its_traceback(analysis):
     _, prompts, _ = analysis
     assert "`failure`: KeyError: 'unit price'" in prompts[1]
     assert 'sales["units"] * sales["unit price"]' in prompts[1]  # the failing line, quoted
+
+
+def test_the_chart_question_sent_the_figure_as_a_png_between_its_text(analysis):
+    _, prompts, _ = analysis
+    before, image, after = prompts[3]
+    assert before == {"type": "text", "text": "What does this chart show? "}
+    assert after["text"].startswith("\n\nWhich region stands out")
+    url = image["image_url"]["url"]
+    png = base64.b64decode(url.removeprefix("data:image/png;base64,"), validate=True)
+    width, height = png_size(png)
+    assert 500 < width <= 800 and 250 < height <= 450  # 7×3.5 in at 100 dpi, "tight"
 
 
 def test_no_cell_fails_and_no_cell_relies_on_a_raises_exception_tag(analysis):
@@ -96,7 +109,7 @@ def test_the_demo_runs_green_under_papermill(tmp_path):
         replies_for_the_demo(server)
         env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
         nb = execute_with_papermill(NOTEBOOK, tmp_path / "analysis.out.ipynb", env)
-    assert len(server.chat_requests) == 3
+    assert len(server.chat_requests) == 4
     assert nb.metadata.papermill.exception is None
     assert nb.cells[cell_index(nb, "print(plan_code)")].outputs[0].text == CODE + "\n"
 
