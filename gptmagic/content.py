@@ -32,6 +32,7 @@ _HEADER_CHARS = 87_384
 # (gpt-4o-mini about 33× as many): like every gptmagic estimate, it is labelled as one.
 IMAGE_BASE_TOKENS, IMAGE_TILE_TOKENS = 85, 170
 IMAGE_FALLBACK_TOKENS = IMAGE_BASE_TOKENS + 4 * IMAGE_TILE_TOKENS  # a 1024×1024 image
+DETAILS = ("auto", "low", "high")
 SHORT_URL_CHARS = 100  # data URLs longer than this are shortened in the dry run's JSON
 
 
@@ -201,7 +202,8 @@ def _kilobytes(count: int) -> str:
 
 # -- checking parts read from a file -------------------------------------------------------
 def checked_content(content: Any, where: str) -> Content:
-    """Content read from a file (``%gpt load``, the cache): text, or parts gptmagic writes.
+    """Content read from a file (``%gpt load``): text, or the parts gptmagic writes, rebuilt
+    with only their known fields (a hand-added field is never sent to a server).
 
     Raises ValueError naming the first part that is not a text part or an image part with a
     PNG/JPEG data URL whose bytes are an image.
@@ -210,18 +212,23 @@ def checked_content(content: Any, where: str) -> Content:
         return content
     if not isinstance(content, list) or not content:
         raise ValueError(f"{where}: 'content' must be text or a list of parts")
+    parts: list[dict[str, Any]] = []
     for number, part in enumerate(content, 1):
         at = f"{where}: part {number}"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             if not isinstance(part.get("text"), str):
                 raise ValueError(f"{at}: a text part's 'text' must be text")
+            parts.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
             image = part.get("image_url")
-            if not isinstance(image, dict) or not isinstance(image.get("detail", "auto"), str):
-                raise ValueError(f"{at}: 'image_url' must be an object with a 'url'")
+            detail = image.get("detail", "auto") if isinstance(image, dict) else None
+            if detail not in DETAILS:
+                raise ValueError(f"{at}: 'image_url' must hold a 'url' and a 'detail' of {DETAILS}")
             if picture_of(part) is None:
                 raise ValueError(f"{at}: the image must be a PNG or JPEG data URL")
+            image = {"url": image["url"], "detail": detail}
+            parts.append({"type": "image_url", "image_url": image})
         else:
             raise ValueError(f"{at}: 'type' must be 'text' or 'image_url'")
-    return content
+    return parts

@@ -98,14 +98,14 @@ def message_from(data: Any, where: str, role: str | None = None) -> Message:
     content = data.get("content")
     if not isinstance(content, str) and data.get("role") != "user":
         raise ValueError(f"{where}: 'content' must be text")
-    checked_content(content, where)  # a user's may be parts: text and PNG/JPEG images
+    content = checked_content(content, where)  # a user's may be parts: text and images
     tokens, exact = data.get("tokens", 0), data.get("tokens_exact", False)
     if not is_count(tokens):
         raise ValueError(f"{where}: 'tokens' must be a count >= 0, not {reprlib.repr(tokens)}")
     if not isinstance(exact, bool):
         raise ValueError(f"{where}: 'tokens_exact' must be a boolean, not {reprlib.repr(exact)}")
     meta = checked_meta(data.get("meta"), f"{where}: ")
-    return Message(data["role"], data["content"], tokens, exact, meta)
+    return Message(data["role"], content, tokens, exact, meta)
 
 
 def checked_meta(meta: Any, where: str = "") -> dict[str, Any]:

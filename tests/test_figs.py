@@ -273,6 +273,22 @@ def test_loading_a_json_file_with_a_broken_image_part_is_refused(shell, tmp_path
     assert len(conversation(shell).turns) == 1  # the kernel's conversation is kept
 
 
+def test_a_loaded_image_part_keeps_only_the_fields_a_server_knows(shell, server, tmp_path):
+    shell.user_ns["fig"] = chart()
+    ok(shell, "%%gpt\nWhat does {fig} show?")
+    path = tmp_path / "chat.json"
+    ok(shell, f"%gpt save {path}")
+    data = json.loads(path.read_text())
+    data["turns"][0]["user"]["content"][0]["cache_control"] = {"type": "ephemeral"}
+    data["turns"][0]["user"]["content"][1]["image_url"]["note"] = "hand-added"
+    path.write_text(json.dumps(data))
+    ok(shell, f"%gpt load {path}")
+    ok(shell, "%%gpt\nand then?")
+    text, image = server.chat_requests[-1].body["messages"][0]["content"][:2]
+    assert text == {"type": "text", "text": "What does "}
+    assert set(image["image_url"]) == {"url", "detail"}
+
+
 def test_a_markdown_export_shows_a_thumbnail_and_loads_back_as_the_placeholder(
     shell, server, tmp_path
 ):
