@@ -5,21 +5,23 @@ Parts have Chat Completions' shape (``{"type": "text", "text"}``, ``{"type": "im
 helpers let the conversation, the dry run, the cache and the exports treat both forms alike:
 the text with a placeholder per image, a token estimate, the pictures back from their data
 URLs, a body with data URLs shortened for reading, and messages with each image's bytes
-replaced by their hash (the replay cache's key: an image is never stored there).
+replaced by their hash (the replay cache's key: an image is never stored there). Text-only
+content never imports pictures.py or hashlib.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .pictures import Picture, image_size, placeholder
 from .tokens import MESSAGE_OVERHEAD, estimate_tokens
+
+if TYPE_CHECKING:  # pictures.py is imported on first use: %load_ext stays light
+    from .pictures import Picture
 
 Content = str | list[dict[str, Any]]
 
@@ -51,6 +53,8 @@ def image_url(part: dict[str, Any]) -> str:
 
 def picture_of(part: dict[str, Any], label: str = "") -> Picture | None:
     """The picture an image part's data URL holds (None: not a PNG/JPEG data URL)."""
+    from .pictures import Picture, image_size
+
     match = _DATA_URL.match(image_url(part))
     if match is None:
         return None
@@ -71,6 +75,8 @@ def text_of(content: Content, image: Callable[[dict[str, Any]], str] | None = No
 
 
 def part_placeholder(part: dict[str, Any]) -> str:
+    from .pictures import placeholder
+
     picture = picture_of(part)
     return placeholder(picture) if picture else "[image]"
 
@@ -141,6 +147,8 @@ def _header_size(url: str) -> tuple[int, int] | None:
     """An image's size from the start of its data URL only (no full decode per estimate)."""
     if not url.startswith("data:image/"):
         return None
+    from .pictures import image_size
+
     start = url.find(",") + 1
     b64 = url[start : start + _HEADER_CHARS]
     try:
@@ -190,6 +198,8 @@ def hashed_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _hashed(part: dict[str, Any]) -> dict[str, Any]:
     if part.get("type") != "image_url":
         return part
+    import hashlib
+
     url = image_url(part)
     detail = (part.get("image_url") or {}).get("detail", "auto")
     digest = hashlib.sha256(url.encode()).hexdigest()
