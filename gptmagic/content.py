@@ -176,8 +176,10 @@ def shorten_data_urls(value: Any) -> Any:
 def _short(url: str) -> str:
     if not url.startswith("data:") or len(url) <= SHORT_URL_CHARS:
         return url
+    from .pictures import size_text
+
     head, _, data = url.partition(",")
-    return f"{head},…({_kilobytes(len(data) * 3 // 4)})"
+    return f"{head},…({size_text(len(data) * 3 // 4)})"
 
 
 def hashed_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -204,10 +206,6 @@ def _hashed(part: dict[str, Any]) -> dict[str, Any]:
     detail = (part.get("image_url") or {}).get("detail", "auto")
     digest = hashlib.sha256(url.encode()).hexdigest()
     return {"type": "image", "sha256": digest, "chars": len(url), "detail": detail}
-
-
-def _kilobytes(count: int) -> str:
-    return f"{count} B" if count < 1000 else f"{round(count / 1000):,} kB"
 
 
 # -- checking parts read from a file -------------------------------------------------------

@@ -212,8 +212,8 @@ def _from_bytes(data: bytes, label: str, max_side: int, max_bytes: int) -> Pictu
     pil = sys.modules.get("PIL.Image")
     if pil is None:  # resizing would mean importing PIL for a value that is not a PIL image
         raise GPTMagicError(
-            f"{_name(label)} is a {width}×{height} {_KINDS[mime]} of {_size(len(data))}: over "
-            f"the cap for images in prompts ({max_side} px, {_size(max_bytes)}). Make it "
+            f"{_name(label)} is a {width}×{height} {_KINDS[mime]} of {size_text(len(data))}: over "
+            f"the cap for images in prompts ({max_side} px, {size_text(max_bytes)}). Make it "
             f"smaller first, e.g. PIL.Image.open(...).thumbnail(({max_side}, {max_side}))."
         )
     _check_pixels(width, height, label)
@@ -317,7 +317,7 @@ def _unreadable(label: str, exc: BaseException) -> GPTMagicError:
 def _over_cap(label: str, max_side: int, max_bytes: int) -> GPTMagicError:
     return GPTMagicError(
         f"{_name(label)} does not fit the cap for images in prompts ({max_side} px, "
-        f"{_size(max_bytes)}) even when scaled down; make it smaller first."
+        f"{size_text(max_bytes)}) even when scaled down; make it smaller first."
     )
 
 
@@ -325,7 +325,7 @@ def _name(label: str) -> str:
     return f"{{{label}}}" if label else "The image"
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
     if count < 1000:
         return f"{count} B"
     if count < 1_000_000:
@@ -369,7 +369,7 @@ def placeholder(picture: Picture) -> str:
     """The text/plain stand-in, e.g. ``[image: fig, 640×480 PNG, 23 kB]``."""
     name = f"{picture.label}, " if picture.label else ""
     kind = _KINDS.get(picture.mime, picture.mime)
-    return f"[image: {name}{picture.width}×{picture.height} {kind}, {_size(len(picture.data))}]"
+    return f"[image: {name}{picture.width}×{picture.height} {kind}, {size_text(len(picture.data))}]"
 
 
 def thumbnail_markdown(picture: Picture, max_side: int = THUMBNAIL_SIDE) -> str:

@@ -19,7 +19,12 @@ from nbconvert import HTMLExporter
 from PIL import Image
 
 from gptmagic import pictures
-from gptmagic.content import IMAGE_BASE_TOKENS, IMAGE_TILE_TOKENS, image_tokens
+from gptmagic.content import (
+    IMAGE_BASE_TOKENS,
+    IMAGE_TILE_TOKENS,
+    image_tokens,
+    shorten_data_urls,
+)
 from gptmagic.conversation import Message
 from gptmagic.pictures import png_size
 from gptmagic.session import session_for
@@ -241,6 +246,15 @@ def test_the_dry_run_shows_a_thumbnail_and_a_short_json_body(shell, server, outp
     assert url.startswith("data:image/png;base64,…(") and url.endswith(" kB)")
     assert sum(len(json.dumps(o["data"])) for o in outputs.outputs) < 40_000
     assert server.chat_requests == []
+
+
+def test_only_image_urls_are_shortened_never_a_prompt_that_looks_like_one():
+    url = "data:image/jpeg;base64," + "A" * 4_000_000
+    prompt = "data:text/plain;base64," + "B" * 500
+    body = {"messages": [{"role": "user", "content": prompt}], "input": [{"image_url": url}]}
+    short = shorten_data_urls(body)
+    assert short["input"][0]["image_url"] == "data:image/jpeg;base64,…(3 MB)"
+    assert short["messages"][0]["content"] == prompt and body["input"][0]["image_url"] == url
 
 
 # -- files ---------------------------------------------------------------------------------
