@@ -104,6 +104,11 @@ chat_options = stack(
     ),
     argument("-n", type=positive_int, default=1, help="ask for N answers, shown one after another"),
     argument(
+        "--tools",
+        action="store_true",
+        help="let the model read your variables with read-only data tools (GPTMagic.tools)",
+    ),
+    argument(
         "-s", "--system", help="replace the conversation's system prompt (until changed again)"
     ),
     argument("--new", action="store_true", help="start a fresh conversation before this prompt"),

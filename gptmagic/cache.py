@@ -37,6 +37,7 @@ from .errors import GPTMagicError, redact
 from .files import user_path
 from .render import timestamp
 from .settings import CACHE_ENV, MODE_ENV
+from .toolloop import readable_rounds
 from .usage import Usage
 
 try:
@@ -145,6 +146,7 @@ def readable(record: Any) -> bool:
             and _filled_list(reasons, str)
             and len(reasons) == len(texts)
             and isinstance(answer.get("model") or "", str)
+            and readable_rounds(answer.get("tool_rounds", []))
         )
     if record["kind"] == "image":
         images = answer.get("images")
@@ -473,15 +475,21 @@ def for_chat(
 
 
 def chat_answer(
-    texts: list[str], reasons: list[str | None], usage: Usage | None, model: str | None
+    texts: list[str],
+    reasons: list[str | None],
+    usage: Usage | None,
+    model: str | None,
+    rounds: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """What a chat record keeps of a complete answer."""
-    return {
+    """What a chat record keeps of a complete answer; with ``--tools`` also the tool rounds
+    before it (calls and results), so a replay shows them without running anything."""
+    answer = {
         "texts": texts,
         "finish_reasons": reasons,
         "usage": usage.to_dict() if usage else None,
         "model": model,
     }
+    return answer | ({"tool_rounds": rounds} if rounds else {})
 
 
 def chat_events(answer: dict[str, Any]) -> Iterator[Event]:

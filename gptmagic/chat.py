@@ -5,6 +5,10 @@ stream into the view, then record usage, show the final output and only then com
 to the conversation. A failed request leaves the history as it was; an interrupted answer is
 kept, marked ``interrupted``; a broken stream is shown as incomplete and not stored; an
 answer that finished without any text is shown as empty, not stored, and fails the cell.
+
+With ``--tools`` an answer may call data tools instead: each call runs (read-only) on the
+kernel's values, is shown as one line, and the results go back in the next request, up to
+``tools.MAX_ROUNDS`` rounds; the turn stored is the whole exchange (see toolloop.py).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .render import answer_bundle, provenance, usage_footer
 from .retrying import call_with_retries
 from .streaming import AnswerView, MarkdownView, TextView
 from .tokens import estimate_tokens
+from .toolloop import ToolRound, listed_calls, refuses_tools, run_calls
 from .usage import Usage, UsageRecord
 
 if TYPE_CHECKING:
@@ -58,6 +63,7 @@ class CellRequest:
     new: bool = False  # --new: leave the turns so far out (forgotten once this one succeeds)
     reasoning: str | None = None  # --reasoning: effort of a reasoning model (Responses API)
     images: list[str] = field(default_factory=list)  # the {name} of each image in the prompt
+    tools: bool = False  # --tools: the model may call the read-only data tools
 
     @classmethod
     def from_args(cls, settings: Any, args: Any, prompt: str) -> CellRequest:
@@ -81,9 +87,11 @@ class CellRequest:
             system=args.system,
             new=args.new,
             reasoning=pick(args.reasoning, settings.reasoning),
+            tools=args.tools or settings.tools,
         )
 
     def parameters(self) -> dict[str, Any]:
+        tools = {"tools": True} if self.tools else {}  # absent when off: old keys stay valid
         return {
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -91,6 +99,7 @@ class CellRequest:
             "n": self.n,
             "stream": self.stream,
             "reasoning": self.reasoning,
+            **tools,
         }
 
 
@@ -142,12 +151,18 @@ class ChatCell:
         self.messages: list[dict[str, Any]] = []  # neutral messages; bodies are built from them
         self.notes: list[str] = []
         self.rerun_helps = True  # for a broken stream: False when the cause says what to do
+        self.rounds: list[ToolRound] = []  # --tools: the calls made before the answer
+        self.first_usage: Usage | None = None  # the first request's (it sent no tool steps)
 
     # -- the steps ----------------------------------------------------------------------
     def run(self) -> None:
         request, session = self.request, self.session
         if refusal := session.usage.budget_refusal(self.settings.token_budget):
             raise GPTMagicError(refusal)
+        if request.tools and request.n != 1:
+            raise GPTMagicError(
+                f"--tools gives one answer per cell, so -n {request.n} cannot go with it."
+            )
         plan = session.conversation.plan(
             request.prompt,
             budget=self.settings.history_max_tokens,
@@ -170,8 +185,56 @@ class ChatCell:
             self.ctx, self.endpoint.host, request, plan.messages, self.backend.name
         )
         view = self.make_view()
-        collected, outcome, cause = self.stream(body, view)
+        collected, outcome, cause = self.converse(body, view)
         self.finish(plan, collected, outcome, cause, view)
+
+    def converse(self, body: dict[str, Any], view: AnswerView) -> tuple[Collected, str, str]:
+        """Ask; while the model calls tools (``--tools``), run them, show each call's line and
+        ask again with the results. The last answer is the cell's; usage is summed."""
+        from .tools import MAX_ROUNDS, round_limit_reached
+
+        if self.cached.hit:  # the recorded rounds, shown again; nothing is run
+            for data in self.cached.answer.get("tool_rounds", ()):
+                self.add_round(ToolRound.from_dict(data), view)
+            return self.stream(body, view)
+        collected, outcome, cause = self.stream(body, view)
+        self.first_usage, spent = collected.usage, [collected.usage]
+        while self.request.tools and outcome == "complete" and collected.tool_calls:
+            if len(self.rounds) > MAX_ROUNDS:  # told to answer, it still called tools
+                self.rerun_helps = False
+                cause = (
+                    f"the model still called tools after the limit of {MAX_ROUNDS} tool "
+                    "rounds, when told to answer; ask a narrower question"
+                )
+                outcome = "incomplete"
+                break
+            earlier = collected
+            try:
+                number, text = len(self.rounds) + 1, "".join(collected.texts.get(0, ()))
+                refused = round_limit_reached(len(self.rounds))
+                calls = run_calls(self.ctx, text, collected.tool_calls, number, refused=refused)
+                self.add_round(calls, view)
+                collected, outcome, cause = self.stream(self.body(), view, later=True)
+            except KeyboardInterrupt:  # while a tool ran
+                collected, outcome, cause = Collected(), "interrupted", ""
+            except GPTMagicError:  # the earlier rounds were billed: count them
+                if (usage := summed(spent)) is not None:
+                    record = UsageRecord("chat", self.request.model, usage, status="failed")
+                    self.session.usage.add(record)
+                raise
+            collected.notes = earlier.notes + collected.notes
+            collected.reasoning = earlier.reasoning + collected.reasoning
+            spent.append(collected.usage)
+        collected.usage = summed(spent)
+        return collected, outcome, cause
+
+    def add_round(self, done: ToolRound, view: AnswerView) -> None:
+        """A round's calls become steps of the turn and lines in the cell (live and final)."""
+        self.rounds.append(done)
+        self.messages = self.messages + [m.to_api() for m in done.steps()]
+        for line in done.summaries():
+            self.notes.append(line)
+            view.append(0, f"\n\n> {line}\n\n")
 
     def body(self) -> dict[str, Any]:
         """The request body in the backend's shape, as this (host, model) accepts it."""
@@ -210,6 +273,12 @@ class ChatCell:
                 if refusal := self.image_refusal(exc, body):
                     raise GPTMagicError(refusal) from None
                 adaptation = self.backend.adaptation_for(exc, body)
+                if adaptation is None and self.request.tools and refuses_tools(exc):
+                    raise GPTMagicError(
+                        f"{self.request.model} at {self.endpoint.host} does not support tools "
+                        "(function calling): --tools needs a model with function calling. "
+                        "Ask without --tools, or choose another model with -m."
+                    ) from None
                 if adaptation is None:
                     raise GPTMagicError(self.explain(exc, sdk)) from None
                 self.adaptations().add(adaptation)
@@ -252,14 +321,20 @@ class ChatCell:
             sdk=sdk,
         )
 
-    def stream(self, body: dict[str, Any], view: AnswerView) -> tuple[Collected, str, str]:
-        """Collect the answer; the outcome is complete, interrupted or incomplete."""
+    def stream(
+        self, body: dict[str, Any], view: AnswerView, later: bool = False
+    ) -> tuple[Collected, str, str]:
+        """Collect the answer; the outcome is complete, interrupted or incomplete. A ``later``
+        request of a tool loop interrupted before it answers ends the cell as interrupted
+        (the rounds so far stay shown, and counted)."""
         from .transport import transport_errors
 
         collected = Collected()
         try:
             response = self.cached.replay(view, self.notes) or self.open(body, view)
         except KeyboardInterrupt:
+            if later:
+                return collected, "interrupted", ""
             view.discard()
             raise InterruptedAnswer(
                 "Interrupted before the answer started; nothing was sent to the history."
@@ -336,6 +411,7 @@ class ChatCell:
         footer = None
         if self.settings.show_usage:
             footer = usage_footer(collected.model or r.model, record, session.usage)
+        calls = {"tool_calls": listed_calls(self.rounds)} if self.rounds else {}
         meta = provenance(
             model=collected.model or r.model,
             host=self.endpoint.host,
@@ -345,6 +421,7 @@ class ChatCell:
             status=outcome,
             notes=self.notes,
             footer=footer,
+            **calls,
             **self.cached.provenance(),
         )
         if record.usage is None and record.counted is not None:
@@ -353,7 +430,7 @@ class ChatCell:
         usable = outcome in ("complete", "interrupted") and kept is not None
         if usable and r.use_history:
             completion = collected.usage.completion_tokens if collected.usage else 0
-            exact = bool(completion and r.n == 1)
+            exact = bool(completion and r.n == 1 and not self.rounds)  # else: summed rounds
             message = Message(
                 "assistant",
                 answers[kept],
@@ -361,8 +438,12 @@ class ChatCell:
                 tokens_exact=exact,
                 meta=meta,
             )
-            prompt_tokens = collected.usage.prompt_tokens if collected.usage else None
-            session.conversation.commit(plan, message, prompt_tokens)
+            # The first request's prompt count sizes the user message (None in a replay of
+            # tool rounds: the recorded usage is their sum).
+            first = self.first_usage if self.rounds else collected.usage
+            prompt_tokens = first.prompt_tokens if first else None
+            steps = [m for done in self.rounds for m in done.steps()]
+            session.conversation.commit(plan, message, prompt_tokens, steps)
         if r.out and usable:
             self.ctx.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers
         if r.code and outcome == "complete":
@@ -370,7 +451,9 @@ class ChatCell:
 
             deliver(self.ctx, text_of(r.prompt), answers[kept], r.out)
         if outcome == "complete":
-            self.cached.store(cache.chat_answer(answers, reasons, collected.usage, collected.model))
+            rounds = [done.to_dict() for done in self.rounds]
+            answer = cache.chat_answer(answers, reasons, collected.usage, collected.model, rounds)
+            self.cached.store(answer)
         self.raise_for(outcome, cause, kept, reasons[0])
 
     def usage_record(
@@ -544,6 +627,12 @@ class ChatCell:
                 out += [replace(piece, label=next(labels, "")), ["", ""]]
         out[-1][0] += closing
         return [tuple(p) if isinstance(p, list) else p for p in out]
+
+
+def summed(usages: list[Usage | None]) -> Usage | None:
+    """The usage of a tool loop's requests together (None when none was reported)."""
+    reported = [u for u in usages if u is not None]
+    return sum(reported[1:], reported[0]) if reported else None
 
 
 REASONING_CHARS = 600  # the summary is a hint of how the model got there, not a second answer

@@ -2,8 +2,10 @@
 
 A turn (user message + assistant answer) enters the history only once the answer is
 complete (or interrupted, and then marked), so a failed request never leaves a dangling
-user message. Each message caches its token count, so trimming a 500-turn history costs the
-same as a 10-turn one.
+user message. A ``--tools`` turn also holds its steps: the assistant's tool-call messages and
+the tool results, sent again with the turn, so a follow-up question can build on the data the
+model already looked at. Each message caches its token count, so trimming a 500-turn history
+costs the same as a 10-turn one.
 
 A user message's content is the prompt string, or a list of parts when it carries images
 (content.py). Images stay in the history and are sent again with later turns (a follow-up
@@ -18,6 +20,7 @@ from typing import Any
 
 from .content import Content, map_text, message_tokens
 from .files import without_lone_surrogates
+from .tokens import estimate_tokens
 
 
 @dataclass
@@ -27,23 +30,38 @@ class Message:
     tokens: int = 0
     tokens_exact: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    # an assistant step that calls tools: [{"id", "name", "arguments"}]
+    tool_calls: list[dict[str, str]] | None = None
+    tool_call_id: str | None = None  # a tool result: the call it answers
 
     def __post_init__(self) -> None:
         if not self.tokens:
-            self.tokens = message_tokens(self.content)
+            calls = "".join(c["name"] + c["arguments"] for c in self.tool_calls or ())
+            self.tokens = message_tokens(self.content) + estimate_tokens(calls)
 
     def to_api(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content}
+        """The neutral message every backend translates (tool calls and results included)."""
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [dict(call) for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        return message
 
 
 @dataclass
 class Turn:
     user: Message
     assistant: Message
+    steps: list[Message] = field(default_factory=list)  # tool calls and results, in order
 
     @property
     def tokens(self) -> int:
-        return self.user.tokens + self.assistant.tokens
+        return self.user.tokens + sum(m.tokens for m in self.steps) + self.assistant.tokens
+
+    @property
+    def messages(self) -> list[Message]:
+        return [self.user, *self.steps, self.assistant]
 
 
 @dataclass
@@ -96,7 +114,7 @@ class Conversation:
         dropped = self.turns[: len(self.turns) - len(kept)] if use_history and not fresh else []
         messages = [m.to_api() for m in head]
         for turn in kept:
-            messages += [turn.user.to_api(), turn.assistant.to_api()]
+            messages += [m.to_api() for m in turn.messages]
         messages.append(user.to_api())
         return Plan(
             messages=messages,
@@ -108,8 +126,15 @@ class Conversation:
             context_tokens=fixed - user.tokens + sum(t.tokens for t in kept),
         )
 
-    def commit(self, plan: Plan, answer: Message, prompt_tokens: int | None = None) -> None:
-        """Store the turn of a finished request, dropping the turns the plan left out."""
+    def commit(
+        self,
+        plan: Plan,
+        answer: Message,
+        prompt_tokens: int | None = None,
+        steps: list[Message] | None = None,
+    ) -> None:
+        """Store the turn of a finished request (with its tool steps), dropping the turns the
+        plan left out. ``prompt_tokens``: the first request's, which sent no steps."""
         if prompt_tokens:
             # The server's prompt count minus everything else sent is the prompt's true size.
             own = prompt_tokens - plan.context_tokens
@@ -119,7 +144,7 @@ class Conversation:
             self.turns.clear()
         self.system = plan.system
         del self.turns[: plan.dropped_turns]
-        self.turns.append(Turn(plan.user, answer))
+        self.turns.append(Turn(plan.user, answer, list(steps or ())))
 
     def reset(self) -> None:
         """Forget the turns; the system prompt stays."""
@@ -128,7 +153,7 @@ class Conversation:
     @property
     def messages(self) -> list[Message]:
         head = [Message("system", self.system)] if self.system else []
-        return head + [m for t in self.turns for m in (t.user, t.assistant)]
+        return head + [m for t in self.turns for m in t.messages]
 
     @property
     def tokens(self) -> int:

@@ -1,8 +1,10 @@
 """Saving and loading the conversation: JSON (lossless), Markdown and notebooks.
 
-JSON keeps everything, metadata included. Markdown and ``.ipynb`` are for reading and
-sharing; they carry each message's role in a marker (an HTML comment, or cell metadata) so
-they load back without guessing from headings.
+JSON keeps everything, metadata included, and a turn's tool steps (the assistant's
+tool calls and the results). Markdown and ``.ipynb`` are for reading and sharing; they carry
+each message's role in a marker (an HTML comment, or cell metadata) so they load back without
+guessing from headings. There a turn's tool calls are one line each (their summaries), in a
+block of their own that loading skips: those files load back as the questions and answers.
 
 Images in prompts: ``.json`` keeps the parts, base64 included; ``.ipynb`` keeps each image
 whole as a cell attachment (``![…](attachment:image-1.png)``, drawn by JupyterLab, GitHub and
@@ -30,8 +32,9 @@ from .render import provenance_line
 
 FORMAT = "gptmagic.conversation"
 VERSION = 1
-ROLE_TITLES = {"system": "System", "user": "User", "assistant": "Assistant"}
-MARKER = re.compile(r"^<!-- gptmagic:(system|user|assistant)(?: (\{.*\}))? -->$", re.M)
+ROLE_TITLES = {"system": "System", "user": "User", "assistant": "Assistant", "tools": "Tools"}
+MARKER = re.compile(r"^<!-- gptmagic:(system|user|assistant|tools)(?: (\{.*\}))? -->$", re.M)
+TOOLS = "tools"  # the readable block of a turn's tool calls in .md and .ipynb
 # What an exported answer carries of its output metadata (the .json export keeps all of it).
 PROVENANCE = (
     "model",
@@ -48,13 +51,23 @@ PROVENANCE = (
 
 
 def message_dict(m: Message) -> dict[str, Any]:
-    return {
+    data = {
         "role": m.role,
         "content": m.content,
         "tokens": m.tokens,
         "tokens_exact": m.tokens_exact,
         "meta": m.meta,
     }
+    if m.tool_calls:
+        data["tool_calls"] = m.tool_calls
+    if m.tool_call_id is not None:
+        data["tool_call_id"] = m.tool_call_id
+    return data
+
+
+def turn_dict(t: Turn) -> dict[str, Any]:
+    steps = {"steps": [message_dict(m) for m in t.steps]} if t.steps else {}
+    return {"user": message_dict(t.user), **steps, "assistant": message_dict(t.assistant)}
 
 
 def to_json(conv: Conversation) -> str:
@@ -62,10 +75,7 @@ def to_json(conv: Conversation) -> str:
         "format": FORMAT,
         "version": VERSION,
         "system": conv.system,
-        "turns": [
-            {"user": message_dict(t.user), "assistant": message_dict(t.assistant)}
-            for t in conv.turns
-        ],
+        "turns": [turn_dict(t) for t in conv.turns],
     }
     return json.dumps(data, indent=1, ensure_ascii=False)
 
@@ -84,8 +94,16 @@ def from_json(text: str) -> Conversation:
     for number, turn in enumerate(turns, 1):
         if not isinstance(turn, dict):
             raise ValueError(f"turn {number} is not an object")
-        for role in ("user", "assistant"):
-            messages.append(message_from(turn.get(role), f"turn {number} {role}", role))
+        steps = turn.get("steps", [])
+        if not isinstance(steps, list):
+            raise ValueError(f"turn {number}: 'steps' must be a list")
+        messages.append(message_from(turn.get("user"), f"turn {number} user", "user"))
+        for place, step in enumerate(steps, 1):
+            messages.append(message_from(step, f"turn {number} step {place}"))
+        where = f"turn {number} assistant"
+        messages.append(message_from(turn.get("assistant"), where, "assistant"))
+        if messages[-1].tool_calls:
+            raise ValueError(f"{where}: the answer cannot call tools")
     return from_messages(messages)
 
 
@@ -105,7 +123,21 @@ def message_from(data: Any, where: str, role: str | None = None) -> Message:
     if not isinstance(exact, bool):
         raise ValueError(f"{where}: 'tokens_exact' must be a boolean, not {reprlib.repr(exact)}")
     meta = checked_meta(data.get("meta"), f"{where}: ")
-    return Message(data["role"], content, tokens, exact, meta)
+    calls, answers = data.get("tool_calls"), data.get("tool_call_id")
+    if calls is not None and not (
+        data["role"] == "assistant"
+        and isinstance(calls, list)
+        and calls
+        and all(isinstance(c, dict) and all(isinstance(c.get(k), str) for k in CALL) for c in calls)
+    ):
+        raise ValueError(f"{where}: 'tool_calls' must be an assistant's list of {CALL} texts")
+    if (data["role"] == "tool") != isinstance(answers, str):
+        raise ValueError(f"{where}: a 'tool' message (and only one) has a 'tool_call_id' text")
+    calls = [{k: c[k] for k in CALL} for c in calls] if calls else None
+    return Message(data["role"], content, tokens, exact, meta, calls, answers)
+
+
+CALL = ("id", "name", "arguments")
 
 
 def checked_meta(meta: Any, where: str = "") -> dict[str, Any]:
@@ -139,11 +171,25 @@ def unshown(text: str, meta: dict[str, Any]) -> str:
     return text[len(line) :].removeprefix("\n\n")
 
 
+def tool_lines(steps: list[Message]) -> str:
+    """A turn's tool calls, one line each (the summary the cell showed)."""
+    return "\n".join(f"> {m.meta.get('summary') or m.content}" for m in steps if m.role == "tool")
+
+
+def readable(conv: Conversation) -> list[Message]:
+    """The messages as .md and .ipynb show them: a turn's steps as one ``tools`` message."""
+    shown = [Message("system", conv.system)] if conv.system else []
+    for t in conv.turns:
+        steps = [Message(TOOLS, tool_lines(t.steps))] if t.steps else []
+        shown += [t.user, *steps, t.assistant]
+    return shown
+
+
 def markdown_pieces(conv: Conversation) -> list[str | Picture]:
     """The Markdown export as text and pictures in order (``%gpt history`` shows each picture
     as an image output; :func:`to_markdown` as a thumbnail ``<img>``)."""
     out: list[str | Picture] = []
-    for number, m in enumerate(conv.messages):
+    for number, m in enumerate(readable(conv)):
         meta = {k: m.meta[k] for k in PROVENANCE if k in m.meta}
         tag = f" {json.dumps(meta, ensure_ascii=False)}" if meta else ""
         line = provenance_line(m.meta)
@@ -175,6 +221,8 @@ def from_markdown(text: str) -> Conversation:
         raise ValueError("no gptmagic role markers found")
     messages = []
     for mark, following in zip(marks, [*marks[1:], None], strict=True):
+        if mark.group(1) == TOOLS:  # summaries for reading; the calls are in .json only
+            continue
         chunk = text[mark.end() : following.start() if following else len(text)]
         content = re.sub(r"^\s*### \w+\s*\n", "", chunk, count=1).strip()
         meta = checked_meta(json.loads(mark.group(2)) if mark.group(2) else {}, "a marker's ")
@@ -187,7 +235,7 @@ def to_notebook(conv: Conversation) -> str:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    for m in conv.messages:
+    for m in readable(conv):
         text, attachments = with_attachments(m)
         cell = nbformat.v4.new_markdown_cell(f"**{ROLE_TITLES[m.role]}**\n\n{text}")
         if attachments:
@@ -249,7 +297,7 @@ def from_notebook(text: str) -> Conversation:
     for number, cell in enumerate(cells, 1):
         metadata = cell.get("metadata") if isinstance(cell, dict) else None
         info = metadata.get("gptmagic") if isinstance(metadata, dict) else None
-        if not info:
+        if not info or (isinstance(info, dict) and info.get("role") == TOOLS):
             continue
         source = cell.get("source")
         source = "".join(source) if isinstance(source, list) else source
@@ -268,7 +316,9 @@ def from_notebook(text: str) -> Conversation:
 
 
 def from_messages(messages: list[Message]) -> Conversation:
-    """The conversation of ``messages``: an optional system prompt, then user/assistant pairs.
+    """The conversation of ``messages``: an optional system prompt, then turns: a user
+    message, its tool steps (an assistant message with tool calls, then one tool message per
+    call), and the answer.
 
     Text no file should hold (unpaired surrogates, half an emoji) is replaced by U+FFFD, so a
     loaded conversation can always be sent, shown and saved again.
@@ -279,11 +329,35 @@ def from_messages(messages: list[Message]) -> Conversation:
     conv = Conversation()
     if messages and messages[0].role == "system":
         conv.system = messages.pop(0).content
-    pairs = list(zip(messages[::2], messages[1::2], strict=False))
-    if len(messages) % 2 or any((u.role, a.role) != ("user", "assistant") for u, a in pairs):
+    turn: list[Message] = []
+    for m in messages:
+        turn.append(m)
+        if m.role == "assistant" and not m.tool_calls:
+            conv.turns.append(checked_turn(turn))
+            turn = []
+    if turn:
         raise ValueError("messages must alternate user/assistant after the system prompt")
-    conv.turns = [Turn(u, a) for u, a in pairs]
     return conv
+
+
+def checked_turn(messages: list[Message]) -> Turn:
+    """A user message, tool steps whose results answer the calls before them, the answer."""
+    user, *steps, answer = messages
+    if user.role != "user" or any(m.role not in ("assistant", "tool") for m in steps):
+        raise ValueError("messages must alternate user/assistant after the system prompt")
+    waiting: set[str] = set()
+    for m in steps:
+        if m.role == "assistant":
+            if waiting:
+                raise ValueError(f"tool call(s) {sorted(waiting)} have no result")
+            waiting = {c["id"] for c in m.tool_calls or ()}
+        elif m.tool_call_id not in waiting:
+            raise ValueError(f"a tool result answers no call before it ({m.tool_call_id!r})")
+        else:
+            waiting.discard(m.tool_call_id)
+    if waiting:
+        raise ValueError(f"tool call(s) {sorted(waiting)} have no result")
+    return Turn(user, answer, steps)
 
 
 WRITERS = {".json": to_json, ".md": to_markdown, ".ipynb": to_notebook}

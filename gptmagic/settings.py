@@ -77,6 +77,11 @@ class Settings(Configurable):
         allow_none=True,
         help="Reasoning effort for reasoning models with api = 'responses' (None: not sent).",
     ).tag(config=True)
+    tools = Bool(
+        False,
+        help="Let the model call read-only data tools in every %%gpt cell (like --tools): list "
+        "the kernel's variables, describe one, show rows, count values, read the last error.",
+    ).tag(config=True)
     provider = Enum(
         ["auto", "openai", "azure"],
         "auto",

@@ -32,6 +32,7 @@ class Request:
     n: int = 1
     stream: bool = True
     reasoning: str | None = None
+    tools: bool = False
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ class ChatParameters(Protocol):
     n: int
     stream: bool
     reasoning: str | None
+    tools: bool  # send the data tools' definitions (--tools)
 
 
 class EventStream(Protocol):
@@ -53,7 +54,9 @@ class Backend(ABC):
     def body(
         self, request: ChatParameters, messages: list[dict[str, Any]], adaptations: set[str]
     ) -> dict[str, Any]:
-        """The request body for ``messages`` (neutral ``{"role", "content"}`` dicts)."""
+        """The request body for ``messages``: neutral ``{"role", "content"}`` dicts; an
+        assistant step may carry ``tool_calls`` (``[{"id", "name", "arguments"}]``) and a
+        ``tool`` message a ``tool_call_id``, which the backend puts in its API's shape."""
 
     @abstractmethod
     def open(self, sdk: Any, body: dict[str, Any]) -> EventStream | Iterable[Event]:

@@ -20,7 +20,7 @@ from ..errors import error_field
 from ..files import without_lone_surrogates
 from ..usage import Usage
 from .base import Backend, ChatParameters
-from .events import Delta, Event, Finish, MalformedChunk, Reported
+from .events import Delta, Event, Finish, MalformedChunk, Reported, ToolCall
 
 RENAME_MAX_TOKENS = "max_completion_tokens"
 DROP_TEMPERATURE = "drop_temperature"
@@ -45,9 +45,14 @@ def chat_body(
     n: int,
     stream: bool,
     adaptations: set[str],
+    tools: bool = False,
 ) -> dict[str, Any]:
     """The Chat Completions body: only parameters the user set, in the accepted form."""
-    body: dict[str, Any] = {"model": model, "messages": messages}
+    body: dict[str, Any] = {"model": model, "messages": [chat_message(m) for m in messages]}
+    if tools:
+        from ..tools import chat_tools
+
+        body["tools"] = chat_tools()
     if temperature is not None and DROP_TEMPERATURE not in adaptations:
         body["temperature"] = temperature
     if top_p is not None and DROP_TOP_P not in adaptations:
@@ -62,6 +67,27 @@ def chat_body(
         if NO_STREAM_OPTIONS not in adaptations:
             body["stream_options"] = {"include_usage": True}
     return body
+
+
+def chat_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A neutral message in Chat Completions' shape: an assistant step's ``tool_calls`` as
+    ``{"id", "type": "function", "function": {"name", "arguments"}}`` (content null when the
+    step said nothing, as the API itself sends it); other messages as they are."""
+    calls = message.get("tool_calls")
+    if not calls:
+        return message
+    return {
+        "role": "assistant",
+        "content": message.get("content") or None,
+        "tool_calls": [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for call in calls
+        ],
+    }
 
 
 def adaptation_for(exc: BaseException, body: dict[str, Any]) -> str | None:
@@ -101,6 +127,7 @@ class ChatCompletions(Backend):
             n=request.n,
             stream=request.stream,
             adaptations=adaptations,
+            tools=request.tools,
         )
 
     def open(self, sdk: Any, body: dict[str, Any]) -> ChatStream | list[Event]:
@@ -161,6 +188,35 @@ def read_choice(choice: Any, part: str, n: int) -> tuple[int, str | None, str | 
     return index, content, _check(_field(choice, "finish_reason"), "finish_reason", str)
 
 
+def read_tool_calls(choice: Any, part: str) -> list[tuple[int, str | None, str | None, str]]:
+    """(number, id, name, arguments) of each tool call in a choice's ``delta`` or ``message``.
+
+    A stream sends a call in pieces: its ``index``, ``id`` and name first, then the
+    arguments' text; a whole message has no ``index`` (its position is the number).
+    """
+    body = _field(choice, part)
+    calls = None if body is None else _field(body, "tool_calls")
+    if calls is None:
+        return []
+    if not isinstance(calls, list):
+        raise MalformedChunk(f"'tool_calls' is {_short(calls)}, not a list")
+    found = []
+    for position, call in enumerate(calls):
+        number = _check(_field(call, "index"), "index", int)
+        function = _field(call, "function")
+        name = None if function is None else _check(_field(function, "name"), "name", str)
+        arguments = None if function is None else _field(function, "arguments")
+        found.append(
+            (
+                position if number is None else number,
+                _check(_field(call, "id"), "id", str),
+                name,
+                _check(arguments, "arguments", str) or "",
+            )
+        )
+    return found
+
+
 def read_usage(chunk: Any) -> Reported | None:
     """The usage a chunk (or completion) reports; an unreadable one is ignored, with a note."""
     raw, model = _field(chunk, "usage"), _field(chunk, "model")
@@ -189,6 +245,7 @@ class ChatStream:
     def __init__(self, sdk_stream: Any, n: int = 1):
         self._stream, self._n = sdk_stream, n
         self._high: dict[int, str] = {}  # per answer: a high surrogate waiting for its pair
+        self._calls: dict[int, dict[int, list[str]]] = {}  # answer -> call -> id, name, args
 
     def __iter__(self) -> Iterator[Event]:
         chunks = iter(self._stream)
@@ -208,9 +265,15 @@ class ChatStream:
             index, content, finish = read_choice(choice, "delta", self._n)
             if content and (text := self._joined(index, content)):
                 yield Delta(index, text)
+            for number, call_id, name, arguments in read_tool_calls(choice, "delta"):
+                parts = self._calls.setdefault(index, {}).setdefault(number, ["", "", ""])
+                parts[0], parts[1] = call_id or parts[0], parts[1] + (name or "")
+                parts[2] += arguments or ""
             if finish:
                 if self._high.pop(index, None):
                     yield Delta(index, REPLACEMENT)
+                for call_id, name, arguments in self._calls.pop(index, {}).values():
+                    yield ToolCall(index, call_id, name, arguments)
                 yield Finish(index, finish)
         if reported := read_usage(chunk):
             yield reported
@@ -234,6 +297,8 @@ def completion_events(completion: Any, n: int = 1) -> list[Event]:
         index, content, finish = read_choice(choice, "message", n)
         if content:
             events.append(Delta(index, without_lone_surrogates(content)))
+        for _, call_id, name, arguments in read_tool_calls(choice, "message"):
+            events.append(ToolCall(index, call_id or "", name or "", arguments or ""))
         events.append(Finish(index, finish or "stop"))
     if reported := read_usage(completion):
         events.append(reported)

@@ -59,7 +59,11 @@ class Responses(Backend):
         system = [_text(m["content"]) for m in messages if m["role"] == "system"]
         if system:
             body["instructions"] = "\n\n".join(system)
-        body["input"] = [_input_item(m) for m in messages if m["role"] != "system"]
+        body["input"] = [item for m in messages if m["role"] != "system" for item in _items(m)]
+        if request.tools:
+            from ..tools import responses_tools
+
+            body["tools"] = responses_tools()
         if request.temperature is not None and chat_completions.DROP_TEMPERATURE not in adaptations:
             body["temperature"] = request.temperature
         if request.top_p is not None and chat_completions.DROP_TOP_P not in adaptations:
@@ -101,6 +105,24 @@ def _text(content: str | list[dict[str, Any]]) -> str:
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+def _items(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A neutral message as ``input`` items: an assistant step's tool calls become
+    ``function_call`` items (after its text, if any), a tool result a
+    ``function_call_output``."""
+    if message["role"] == "tool":
+        output = {"call_id": message["tool_call_id"], "output": message["content"]}
+        return [{"type": "function_call_output", **output}]
+    calls = message.get("tool_calls")
+    if not calls:
+        return [_input_item(message)]
+    said = [_input_item(message)] if message.get("content") else []
+    return said + [
+        {"type": "function_call", "call_id": c["id"], "name": c["name"]}
+        | {"arguments": c["arguments"]}
+        for c in calls
+    ]
 
 
 def _input_item(message: dict[str, Any]) -> dict[str, Any]:

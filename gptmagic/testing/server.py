@@ -8,6 +8,15 @@ transport instead of mocks. Every request is recorded; replies can be scripted w
 It serves Chat Completions, the Responses API (typed SSE events, a reasoning model
 ``o-reason``), image generation and model listing, at OpenAI's paths (``/v1/...``) and at
 Azure OpenAI's (``/openai/deployments/{model}/...?api-version=`` with an ``api-key`` header).
+
+Tool calling works on both text APIs: ``Reply(tool_calls=[{"name", "arguments"}])`` scripts
+function calls (chat: ``delta.tool_calls`` pieces or ``message.tool_calls``, finish reason
+``tool_calls``; responses: ``function_call`` items). Unscripted, a request that carries
+``tools`` and ends with a user message gets one call: ``describe_variable`` of the first name
+in backticks in that message (```sales```), else ``list_variables``; a request that ends
+with a tool result is answered by quoting the result's first line. ``tools`` and the tool
+messages are validated as OpenAI does, and the model ``no-tools`` refuses ``tools`` (400,
+``param: "tools"``) like a model or server without function calling.
 """
 
 from __future__ import annotations
@@ -33,7 +42,12 @@ from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["FakeOpenAI", "Recorded", "Reply"]
 
-CHAT_MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "o-strict", "o-fixed-temp", "o-reason"]
+CHAT_MODELS = [
+    "gpt-4o-mini", "gpt-4o", "gpt-4.1", "o-strict", "o-fixed-temp", "o-reason", "no-tools"
+]  # fmt: skip
+#: chat models without function calling: a request that sends ``tools`` gets 400 (param tools)
+NO_TOOLS_MODELS = ("no-tools",)
+_BACKTICKED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 #: models that reason: /v1/responses accepts ``reasoning`` for them and refuses temperature/top_p
 REASONING_MODELS = ["o-reason"]
 DEFAULT_MODELS = [*CHAT_MODELS, "gpt-image-1", "dall-e-3"]
@@ -311,6 +325,50 @@ def _check_images(model: str, messages: list[dict[str, Any]]) -> None:
                 raise _invalid(text, None, "invalid_image_format")
 
 
+def _check_tools(model: str, tools: Any) -> bool:
+    """``tools``: a list of function definitions with names; refused by a no-tools model.
+    Chat Completions nests the definition in ``function``; the Responses API does not."""
+    if tools is None:
+        return False
+    if model in NO_TOOLS_MODELS:
+        message = "Unsupported parameter: 'tools' is not supported with this model."
+        raise _invalid(message, "tools", "unsupported_parameter")
+    if not isinstance(tools, list):
+        raise _invalid("Invalid type for 'tools': expected an array.", "tools", "invalid_type")
+    for i, tool in enumerate(tools):
+        spec = tool.get("function", tool) if isinstance(tool, dict) else None
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if tool.get("type") != "function" or not isinstance(name, str) or not name:
+            message = f"Invalid 'tools[{i}]': expected a function with a name."
+            raise _invalid(message, f"tools[{i}]", "invalid_value")
+    return bool(tools)
+
+
+def _check_tool_messages(messages: list[dict[str, Any]]) -> None:
+    """Chat: each ``role: tool`` message answers a call of the assistant message before it,
+    and every call of an assistant message is answered before the next other message."""
+    waiting: set[str] = set()
+    for i, message in enumerate(messages):
+        if message["role"] == "tool":
+            if message.get("tool_call_id") not in waiting:
+                text = (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'."
+                )
+                raise _invalid(text, f"messages.[{i}].role")
+            waiting.discard(message["tool_call_id"])
+            continue
+        if waiting:
+            text = (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(sorted(waiting))}"
+            )
+            raise _invalid(text, f"messages.[{i}].role")
+        calls = message.get("tool_calls") if message["role"] == "assistant" else None
+        waiting = {c.get("id") for c in calls or () if isinstance(c, dict)}
+
+
 def _check_model_quirks(model: str, body: dict[str, Any]) -> None:
     """Reproduce the reasoning-model restrictions that clients must adapt to."""
     if model == "o-strict" and "max_tokens" in body:
@@ -337,6 +395,7 @@ class _TextRequest:
     stream: bool
     limit: int | None
     n: int = 1
+    tools: bool = False  # the request carries tool definitions
 
     def prompt_tokens(self) -> int:
         return sum(len(_message_text(m).split()) + 3 for m in self.messages)
@@ -347,17 +406,35 @@ class _TextRequest:
         return " ".join(users[-1].split())[:200] if users else "nothing"
 
     def default_answer(self, number: int) -> str:
-        """Markdown that proves the whole conversation reached the server."""
+        """Markdown that proves the whole conversation reached the server (and, after a tool
+        call, what the tool said)."""
         roles = Counter(m["role"] for m in self.messages)
         summary = ", ".join(f"{count} {role}" for role, count in roles.items())
         answer = (
             f"Answer {number} from {self.model}: you said *{self.said()}*. "
             f"I can see {len(self.messages)} messages ({summary})."
         )
+        if self.messages[-1]["role"] == "tool":
+            first = (_message_text(self.messages[-1]).strip().splitlines() or [""])[0]
+            answer += f" The data tools say: {first}"
         users = [m for m in self.messages if m["role"] == "user"]
         if users and "```python" in _message_text(users[-1]):  # asked for code: give some
             answer += f'\n\n```python\nprint("code from answer {number}")\n```\n'
         return answer
+
+    def tool_calls(self, reply: Reply) -> list[dict[str, str]]:
+        """The calls the model makes: the scripted ones, else (a request with tools whose last
+        message is the user's, and no scripted text) one call, as the module says."""
+        if reply.tool_calls is not None:
+            return reply.tool_calls
+        if not self.tools or reply.text is not None or reply.tokens is not None:
+            return []
+        if self.messages[-1]["role"] != "user":
+            return []
+        named = _BACKTICKED.search(_message_text(self.messages[-1]))
+        if named is None:
+            return [{"name": "list_variables", "arguments": "{}"}]
+        return [{"name": "describe_variable", "arguments": json.dumps({"name": named[1]})}]
 
     def answer_text(self, reply: Reply, number: int) -> str:
         if reply.text is not None:
@@ -383,6 +460,7 @@ class _ChatRequest(_TextRequest):
     """The validated parts of a chat completion request that shape the answer."""
 
     include_usage: bool = False
+    calls: list[dict[str, Any]] = field(default_factory=list)  # the answer's tool_calls
 
     @classmethod
     def parse(cls, body: Any, models: list[str]) -> _ChatRequest:
@@ -394,6 +472,8 @@ class _ChatRequest(_TextRequest):
         _check_model(body["model"], models)
         _check_model_quirks(body["model"], body)
         _check_images(body["model"], body["messages"])
+        tools = _check_tools(body["model"], body.get("tools"))
+        _check_tool_messages(body["messages"])
         stream_options = body.get("stream_options")
         if stream_options is not None and not body.get("stream"):
             message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
@@ -406,6 +486,7 @@ class _ChatRequest(_TextRequest):
             include_usage=bool((stream_options or {}).get("include_usage")),
             n=_positive_int(body, "n", 1),
             limit=_positive_int(body, limit_name, None),
+            tools=tools,
         )
 
     def usage(self, completion_tokens: int) -> dict[str, int]:
@@ -460,9 +541,15 @@ def _input_message(item: Any, where: str) -> dict[str, Any]:
         raise _invalid(f"Invalid '{where}': expected an object.", where, "invalid_type")
     kind = item.get("type", "message")
     if kind == "function_call":
-        return {"role": "assistant", "content": f"{item.get('name')}({item.get('arguments')})"}
+        call = {"id": item.get("call_id"), "name": item.get("name")}
+        text = f"{item.get('name')}({item.get('arguments')})"
+        return {"role": "assistant", "content": text, "tool_calls": [call]}
     if kind == "function_call_output":
-        return {"role": "tool", "content": str(item.get("output", ""))}
+        return {
+            "role": "tool",
+            "content": str(item.get("output", "")),
+            "call_id": item.get("call_id"),
+        }
     role, content = item.get("role"), item.get("content")
     if kind != "message" or role not in _INPUT_ROLES:
         message = f"Invalid value: '{role}'. Supported values are: {_supported(_INPUT_ROLES)}."
@@ -485,7 +572,14 @@ def _input_messages(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not items:
         message = "Invalid 'input': expected a string or a non-empty array of input items."
         raise _invalid(message, "input", "invalid_type")
-    return [_input_message(item, f"input[{i}]") for i, item in enumerate(items)]
+    messages = [_input_message(item, f"input[{i}]") for i, item in enumerate(items)]
+    called: set[Any] = set()
+    for i, message in enumerate(messages):
+        called |= {call["id"] for call in message.get("tool_calls") or ()}
+        if message["role"] == "tool" and message["call_id"] not in called:
+            text = f"No tool call found for function call output with call_id {message['call_id']}."
+            raise _invalid(text, f"input[{i}]", "invalid_value")
+    return messages
 
 
 def _check_range(body: dict[str, Any], name: str, top: float) -> None:
@@ -552,6 +646,7 @@ class _ResponsesRequest(_TextRequest):
             raise _invalid(message, "instructions", "invalid_type")
         messages = _input_messages(body.get("input"))
         _check_model(body["model"], models)
+        tools = _check_tools(body["model"], body.get("tools"))
         _check_range(body, "temperature", 2)
         _check_range(body, "top_p", 1)
         effort, summary = _reasoning(body["model"], body)
@@ -574,6 +669,7 @@ class _ResponsesRequest(_TextRequest):
             summary=summary,
             reasoning_tokens=thinking,
             echo={name: body.get(name) for name in echoed},
+            tools=tools,
         )
 
 
@@ -584,7 +680,8 @@ class _Response:
     def __init__(self, request: _ResponsesRequest, reply: Reply, number: int):
         self.request, self.reply, self.number = request, reply, number
         [(self.tokens, finish)] = request.plan(request.answer_text(reply, number), reply)
-        self.speaks = not reply.tool_calls or reply.text is not None or reply.tokens is not None
+        self.tool_calls = request.tool_calls(reply)
+        self.speaks = not self.tool_calls or reply.text is not None or reply.tokens is not None
         self.status = "completed" if finish == "stop" else "incomplete"
         reason = "max_output_tokens" if finish == "length" else finish
         self.incomplete = None if finish == "stop" else {"reason": reason}
@@ -612,7 +709,7 @@ class _Response:
                 "name": call["name"],
                 "arguments": call["arguments"],
             }
-            for i, call in enumerate(self.reply.tool_calls or [])
+            for i, call in enumerate(self.tool_calls)
         ]
 
     def output(self) -> list[dict[str, Any]]:
@@ -657,6 +754,18 @@ class _Response:
             "usage": self.usage() if done else None,
             **request.echo,
         }
+
+
+def _chat_calls(calls: list[dict[str, str]], number: int) -> list[dict[str, Any]]:
+    """Scripted calls as a chat message's ``tool_calls`` (ids unique per answer)."""
+    return [
+        {
+            "id": f"call_fake{number}_{i}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": call["arguments"]},
+        }
+        for i, call in enumerate(calls)
+    ]
 
 
 def _output_text(text: str) -> dict[str, Any]:
@@ -988,7 +1097,11 @@ class _Handler(BaseHTTPRequestHandler):
         request = _ChatRequest.parse(body, self.fake.models)
         reply = self._scripted("chat")
         number = self.fake._next_answer_number()
-        plans = request.plan(request.answer_text(reply, number), reply)
+        request.calls = calls = _chat_calls(request.tool_calls(reply), number)
+        speaks = not calls or reply.text is not None or reply.tokens is not None
+        plans = request.plan(request.answer_text(reply, number) if speaks else "", reply)
+        if calls:  # unless cut by the length limit, the answer ends to call them
+            plans = [(t, "tool_calls" if f == reply.finish_reason else f) for t, f in plans]
         base = {"id": f"chatcmpl-fake{number}", "created": int(time.time()), "model": request.model}
         if request.stream and reply.raw_chunks is not None:
             self._stream_raw(reply)
@@ -1007,14 +1120,17 @@ class _Handler(BaseHTTPRequestHandler):
         self, base: dict[str, Any], plans: _Plans, request: _ChatRequest, reply: Reply
     ) -> None:
         self._before_answer(reply)
+        calls = request.calls
         if reply.raw_body is not None:
             raw = reply.raw_body
             self._send(200, raw.encode() if isinstance(raw, str) else raw, "application/json", {})
             return
+        message = {"role": "assistant", "refusal": None}
+        message |= {"tool_calls": calls} if calls else {}
         choices = [
             {
                 "index": index,
-                "message": {"role": "assistant", "content": "".join(tokens), "refusal": None},
+                "message": {**message, "content": "".join(tokens) or (None if calls else "")},
                 "finish_reason": finish,
                 "logprobs": None,
             }
@@ -1028,12 +1144,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream_chat(
         self, base: dict[str, Any], plans: _Plans, request: _ChatRequest, reply: Reply
     ) -> None:
-        """Send role chunks, content (one token per chunk, choices interleaved), finish, usage."""
+        """Send role chunks, content (one token per chunk, choices interleaved), tool calls
+        (each: index, id and name, then its arguments in pieces), finish, usage."""
         self._begin_events(reply.headers)
         self.recorded.first_byte = time.monotonic()
-        base = {**base, "object": "chat.completion.chunk"}
+        base, calls = {**base, "object": "chat.completion.chunk"}, request.calls
+        start = {"role": "assistant", "content": None if calls else ""}
         for index in range(len(plans)):
-            self._write(_event(_chunk(base, index, {"role": "assistant", "content": ""}, None)))
+            self._write(_event(_chunk(base, index, start, None)))
         templates = [_Template(_chunk(base, i, {"content": "\0"}, None)) for i in range(len(plans))]
         sent = 0
         for position in range(max(len(tokens) for tokens, _ in plans)):
@@ -1043,6 +1161,15 @@ class _Handler(BaseHTTPRequestHandler):
                     self._write(templates[index].render(tokens[position]))
                     sent += 1
         self._between_chunks(reply, sent)
+        for index in range(len(plans)):
+            for number, call in enumerate(calls):
+                function, arguments = call["function"], call["function"]["arguments"]
+                head = {**call, "index": number, "function": {**function, "arguments": ""}}
+                self._write(_event(_chunk(base, index, {"tool_calls": [head]}, None)))
+                cut = len(arguments) // 2  # the arguments in two pieces, as a model writes them
+                for piece in (arguments[:cut], arguments[cut:]):
+                    delta = {"tool_calls": [{"index": number, "function": {"arguments": piece}}]}
+                    self._write(_event(_chunk(base, index, delta, None)))
         for index, (_, finish) in enumerate(plans):
             chunk = _chunk(base, index, {}, finish)
             if reply.usage == "in_last_chunk" and index == len(plans) - 1:

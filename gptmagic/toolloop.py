@@ -1,0 +1,135 @@
+"""One ``%%gpt --tools`` round: the model's tool calls run on the kernel's values, as steps of
+the turn (an assistant message with the calls, one tool message per result).
+
+The tools themselves (gptmagic/tools) never raise and never run code; this module feeds them
+the cell's namespace, secrets and ``context_*`` options, numbers the calls, and turns a round
+into the neutral messages sent next, the lines shown in the cell, the provenance listed with
+the answer and the record the replay cache keeps (so a replay shows the same lines without
+running anything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .conversation import Message
+
+if TYPE_CHECKING:
+    from .backends.events import ToolCall
+    from .settings import CellContext
+
+CALL_FIELDS = ("id", "name", "arguments", "output", "summary")
+
+
+@dataclass
+class ToolRound:
+    """What the model said and called in one answer, with each call's result."""
+
+    text: str = ""
+    calls: list[dict[str, Any]] = field(default_factory=list)  # CALL_FIELDS and "ok"
+
+    def steps(self) -> list[Message]:
+        """The assistant's tool-call message and one tool message per result."""
+        asked = [{k: call[k] for k in ("id", "name", "arguments")} for call in self.calls]
+        steps = [Message("assistant", self.text, tool_calls=asked)]
+        for call in self.calls:
+            meta = {k: call[k] for k in ("name", "ok", "summary")}
+            steps.append(Message("tool", call["output"], tool_call_id=call["id"], meta=meta))
+        return steps
+
+    def summaries(self) -> list[str]:
+        return [call["summary"] for call in self.calls]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "calls": [dict(call) for call in self.calls]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolRound:
+        return cls(data["text"], [dict(call) for call in data["calls"]])
+
+
+def run_calls(
+    ctx: CellContext, text: str, calls: list[ToolCall], number: int, *, refused: bool
+) -> ToolRound:
+    """Run ``calls`` (the ``number``-th round, from 1) on the kernel's values; past the round
+    limit (``refused``) none is run and each is answered with the limit's message."""
+    from .apikey import known_secrets
+    from .describe import Options
+    from .tools import ROUND_LIMIT_OUTPUT, run_tool
+
+    settings = ctx.settings
+    options = Options(
+        rows=settings.context_rows,
+        stats=settings.context_stats,
+        max_chars=settings.context_max_chars,
+    )
+    secrets = known_secrets(ctx.session)
+    done = ToolRound(text)
+    for position, call in enumerate(calls):
+        result = run_tool(
+            call.name,
+            call.arguments,
+            ctx.shell.user_ns,
+            options=options,
+            secrets=secrets,
+            last_error=ctx.session.last_error,
+        )
+        output, summary = result.output, result.summary
+        if refused:
+            output = ROUND_LIMIT_OUTPUT
+            summary = summary.partition(" → ")[0] + " → not run (tool round limit)"
+        done.calls.append(
+            {
+                "id": call.call_id or f"call_{number}_{position}",  # some servers send none
+                "name": call.name,
+                "arguments": call.arguments,
+                "output": output,
+                "ok": result.ok and not refused,
+                "summary": summary,
+            }
+        )
+    return done
+
+
+def listed_calls(rounds: list[ToolRound]) -> list[dict[str, Any]]:
+    """The answer's tool calls as its metadata lists them (arguments parsed when they can be)."""
+    import json
+
+    listed = []
+    for call in (call for r in rounds for call in r.calls):
+        try:
+            arguments = json.loads(call["arguments"]) if call["arguments"].strip() else {}
+        except ValueError:
+            arguments = call["arguments"]
+        listed.append(
+            {"name": call["name"], "arguments": arguments, "ok": call["ok"]}
+            | {"summary": call["summary"]}
+        )
+    return listed
+
+
+def readable_rounds(rounds: Any) -> bool:
+    """Whether a cache record's ``tool_rounds`` can be replayed (a hand edit must not crash)."""
+    return isinstance(rounds, list) and all(
+        isinstance(r, dict)
+        and isinstance(r.get("text"), str)
+        and isinstance(r.get("calls"), list)
+        and all(
+            isinstance(c, dict)
+            and all(isinstance(c.get(k), str) for k in CALL_FIELDS)
+            and isinstance(c.get("ok"), bool)
+            for c in r["calls"]
+        )
+        for r in rounds
+    )
+
+
+def refuses_tools(exc: BaseException) -> bool:
+    """A 400 whose ``param`` names the tools: the model or server has no function calling."""
+    import openai
+
+    from .errors import error_field
+
+    param = error_field(exc, "param") if isinstance(exc, openai.BadRequestError) else None
+    return isinstance(param, str) and param.partition(".")[0] in ("tools", "tool_choice")

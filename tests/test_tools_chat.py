@@ -1,0 +1,344 @@
+"""%%gpt --tools: the tool loop over real HTTP with real pandas data in the kernel.
+
+The local server scripts the model's calls (``Reply(tool_calls=...)``); gptmagic runs them on
+``shell.user_ns``, sends the results back, and the cell, history, provenance, replay cache
+and exports carry the calls."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pandas as pd
+import pytest
+
+from gptmagic.describe import Options, describe
+from gptmagic.testing.server import Reply, _message_text, tokenize
+from gptmagic.tools import MAX_ROUNDS, ROUND_LIMIT_OUTPUT, chat_tools, responses_tools
+from gptmagic.usage import Usage
+from tests.conftest import KEY, run
+from tests.test_reliability import error_line, interrupt_when_shown
+
+ANSWER = "Sales has 96 rows in four regions."
+DESCRIBE = {"name": "describe_variable", "arguments": '{"name": "sales"}'}
+SUMMARY = "🔧 describe_variable(sales) → 96 rows × 3 columns"
+
+
+@pytest.fixture
+def sales(shell):
+    frame = pd.DataFrame(
+        {
+            "region": [["north", "south", "east", "west"][i % 4] for i in range(96)],
+            "units": range(96),
+            "price": [1.5] * 96,
+        }
+    )
+    shell.user_ns["sales"] = frame
+    return frame
+
+
+def session(shell):
+    return shell.magics_manager.registry["GPTMagic"].session
+
+
+def final(outputs) -> dict:
+    return outputs.outputs[-1]
+
+
+def prompt_tokens(messages) -> int:
+    """What the local server counts for a chat prompt (words + 3 per message)."""
+    return sum(len(_message_text(m).split()) + 3 for m in messages)
+
+
+# -- the loop -----------------------------------------------------------------------------
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "not-streamed"])
+def test_a_tool_call_runs_and_its_exact_result_goes_back_to_the_model(
+    shell, server, outputs, sales, stream
+):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    option = "" if stream else " --no-stream"
+    assert run(shell, f"%%gpt --tools{option}\nHow many rows?").success
+    first, second = server.chat_requests
+    assert first.body["tools"] == chat_tools() and second.body["tools"] == chat_tools()
+    call, result = second.body["messages"][-2:]
+    assert call == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_fake1_0", "type": "function", "function": DESCRIBE},
+        ],
+    }
+    expected = describe(sales, "sales", Options())
+    assert result == {"role": "tool", "tool_call_id": "call_fake1_0", "content": expected}
+    assert final(outputs)["data"]["text/plain"] == ANSWER
+    assert final(outputs)["data"]["text/markdown"].startswith(f"> {SUMMARY}\n\n{ANSWER}")
+
+
+def test_the_usage_of_every_round_is_summed_into_one_record(shell, server, sales):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    prompt = sum(prompt_tokens(r.body["messages"]) for r in server.chat_requests)
+    completion = len(tokenize(ANSWER))  # the call itself is counted as no text
+    [record] = session(shell).usage.records
+    assert record.usage == Usage(prompt, completion, prompt + completion)
+
+
+def test_history_and_provenance_hold_the_call_and_a_follow_up_sends_it_again(
+    shell, server, outputs, sales
+):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert meta["tool_calls"] == [
+        {
+            "name": "describe_variable",
+            "arguments": {"name": "sales"},
+            "ok": True,
+            "summary": SUMMARY,
+        }
+    ]
+    assert meta["parameters"]["tools"] is True
+    [turn] = session(shell).conversation.turns
+    assert [m.role for m in turn.messages] == ["user", "assistant", "tool", "assistant"]
+    assert turn.steps[1].meta["summary"] == SUMMARY and turn.assistant.content == ANSWER
+    sent = server.chat_requests[1].body["messages"]
+    assert run(shell, "%%gpt\nAnd the columns?").success
+    follow_up = server.chat_requests[2].body["messages"]
+    assert follow_up[:3] == sent and follow_up[3]["content"] == ANSWER
+    assert "tools" not in server.chat_requests[2].body
+
+
+def test_history_shows_each_call_as_its_summary(shell, server, outputs, sales):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    run(shell, "%%gpt --tools\nHow many rows?")
+    run(shell, "%gpt history")
+    shown = final(outputs)["data"]["text/markdown"]
+    assert f"### Tools\n\n> {SUMMARY}\n\n" in shown
+    assert "Columns (dtype)" not in shown  # the tool's output is not repeated
+
+
+def test_the_responses_api_sends_function_call_items_and_their_output(
+    shell, server, outputs, sales
+):
+    run(shell, "%config GPTMagic.api = 'responses'")
+    server.enqueue(Reply(tool_calls=[DESCRIBE], endpoint="responses"), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    first, second = server.responses_requests
+    assert first.body["tools"] == responses_tools()
+    assert second.body["input"][1:] == [
+        {"type": "function_call", "call_id": "call_fake1_0", **DESCRIBE},
+        {
+            "type": "function_call_output",
+            "call_id": "call_fake1_0",
+            "output": describe(sales, "sales", Options()),
+        },
+    ]
+    assert final(outputs)["data"]["text/plain"] == ANSWER
+    assert SUMMARY in final(outputs)["data"]["text/markdown"]
+
+
+def test_the_settings_tools_trait_turns_tools_on_for_every_cell(shell, server, sales):
+    assert run(shell, "%%gpt\nhello").success
+    assert "tools" not in server.chat_requests[-1].body
+    run(shell, "%config GPTMagic.tools = True")
+    server.enqueue(Reply(text=ANSWER))
+    assert run(shell, "%%gpt\nhello").success
+    assert server.chat_requests[-1].body["tools"] == chat_tools()
+
+
+def test_an_unknown_variable_goes_back_to_the_model_as_an_error_not_a_failure(
+    shell, server, outputs, sales
+):
+    call = {"name": "describe_variable", "arguments": '{"name": "nosuch"}'}
+    server.enqueue(Reply(tool_calls=[call]), Reply(text="There is no such variable."))
+    assert run(shell, "%%gpt --tools\nDescribe nosuch").success
+    result = server.chat_requests[1].body["messages"][-1]
+    assert result["content"] == (
+        "Error: No variable 'nosuch' in the kernel. list_variables shows the names."
+    )
+    [listed] = final(outputs)["metadata"]["gptmagic"]["tool_calls"]
+    assert listed["ok"] is False and listed["summary"].endswith("→ error: no variable 'nosuch'")
+
+
+def test_a_secret_in_a_variable_is_masked_in_what_is_sent_and_kept(shell, server, outputs):
+    shell.user_ns["config"] = {"endpoint": "https://api.example.com", "key": KEY}
+    call = {"name": "describe_variable", "arguments": '{"name": "config"}'}
+    server.enqueue(Reply(tool_calls=[call]), Reply(text="It holds an endpoint and a key."))
+    assert run(shell, "%%gpt --tools\nWhat is in config?").success
+    result = server.chat_requests[1].body["messages"][-1]["content"]
+    assert "'endpoint': 'https://api.example.com'" in result and KEY not in result
+    kept = json_of(session(shell).conversation)
+    assert "api.example.com" in kept and KEY not in kept
+
+
+def json_of(conversation) -> str:
+    from gptmagic.export import to_json
+
+    return to_json(conversation)
+
+
+# -- the round limit -------------------------------------------------------------------------
+LISTING = {"name": "list_variables", "arguments": "{}"}
+
+
+def test_past_the_round_limit_calls_are_answered_with_the_limit_and_the_model_answers(
+    shell, server, outputs, sales
+):
+    server.enqueue(*[Reply(tool_calls=[LISTING]) for _ in range(MAX_ROUNDS + 1)])
+    server.enqueue(Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nLook around").success
+    requests = server.chat_requests
+    assert len(requests) == MAX_ROUNDS + 2
+    results = [m["content"] for m in requests[-1].body["messages"] if m["role"] == "tool"]
+    assert len(results) == MAX_ROUNDS + 1
+    assert all(" in the kernel (modules, " in r and "| sales |" in r for r in results[:MAX_ROUNDS])
+    assert results[MAX_ROUNDS] == ROUND_LIMIT_OUTPUT
+    lines = final(outputs)["metadata"]["gptmagic"]["tool_calls"]
+    assert [c["ok"] for c in lines] == [True] * MAX_ROUNDS + [False]
+    assert lines[-1]["summary"] == "🔧 list_variables() → not run (tool round limit)"
+    assert final(outputs)["data"]["text/plain"] == ANSWER
+
+
+def test_a_model_that_never_stops_calling_tools_ends_with_a_clear_error(
+    shell, server, outputs, capsys, sales
+):
+    server.enqueue(*[Reply(tool_calls=[LISTING]) for _ in range(MAX_ROUNDS + 5)])
+    result = run(shell, "%%gpt --tools\nLook around")
+    assert not result.success
+    assert len(server.chat_requests) == MAX_ROUNDS + 2
+    line = error_line(capsys)
+    assert f"still called tools after the limit of {MAX_ROUNDS} tool rounds" in line
+    assert "re-run" not in line
+    assert session(shell).conversation.turns == []
+    assert session(shell).usage.records[-1].usage.total_tokens > 0  # the rounds were billed
+
+
+# -- servers and models without tools ------------------------------------------------------------
+def test_a_model_without_tool_support_gives_one_line_and_stores_nothing(
+    shell, server, outputs, capsys
+):
+    result = run(shell, "%%gpt --tools -m no-tools\nDescribe sales")
+    assert not result.success
+    assert error_line(capsys) == (
+        f"UsageError: no-tools at {server.url.removeprefix('http://')} does not support tools "
+        "(function calling): --tools needs a model with function calling. Ask without "
+        "--tools, or choose another model with -m."
+    )
+    assert len(server.chat_requests) == 1 and session(shell).conversation.turns == []
+    assert run(shell, "%%gpt -m no-tools\nDescribe sales").success  # without --tools: fine
+
+
+def test_tools_with_several_answers_are_refused_before_sending(shell, server, capsys):
+    assert not run(shell, "%%gpt --tools -n 2\nhello").success
+    assert "-n 2 cannot go with it" in error_line(capsys) and server.chat_requests == []
+
+
+# -- interrupts ----------------------------------------------------------------------------
+def test_ctrl_c_during_a_tool_round_stops_the_cell_and_stores_nothing(
+    shell, server, outputs, capsys, sales
+):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER, stall=30))
+    watcher = interrupt_when_shown(outputs, "🔧 describe_variable")
+    result = run(shell, "%%gpt --tools --no-stream\nHow many rows?")
+    watcher.join(5)
+    assert not result.success
+    assert error_line(capsys) == (
+        "UsageError: Interrupted before any text arrived; nothing was stored in the history."
+    )
+    shown = final(outputs)
+    assert shown["metadata"]["gptmagic"]["status"] == "interrupted"
+    assert shown["data"]["text/markdown"].startswith(f"> {SUMMARY}\n\n> ⏹ Interrupted")
+    assert session(shell).conversation.turns == []
+    [record] = session(shell).usage.records  # the first round was billed
+    assert record.usage.prompt_tokens == prompt_tokens(server.chat_requests[0].body["messages"])
+    server.enqueue(Reply(text="still here"))
+    assert run(shell, "%%gpt\nstill there?").success
+
+
+# -- replay, save and load -------------------------------------------------------------------------
+def test_a_replayed_tools_cell_shows_the_same_lines_without_any_request_or_tool(
+    shell, server, outputs, sales, tmp_path
+):
+    run(shell, f"%config GPTMagic.cache = '{tmp_path / 'c.jsonl'}'")
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    recorded = final(outputs)["data"]["text/markdown"]
+    run(shell, "%gpt reset")
+    server.reset()
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    del shell.user_ns["sales"]  # a tool run now would answer "No variable"
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    assert server.requests == []
+    replayed = final(outputs)["data"]["text/markdown"]
+    assert replayed.startswith(f"> {SUMMARY}\n\n> ↻ Replayed from c.jsonl")
+    assert recorded.split("\n\n<sub>")[0].split("\n\n")[-1] == ANSWER
+    assert final(outputs)["data"]["text/plain"] == ANSWER
+    [turn] = session(shell).conversation.turns
+    assert turn.steps[1].content.startswith("`sales`: pandas DataFrame, 96 rows")
+
+
+def test_save_and_load_json_restores_the_tool_steps(shell, server, sales, tmp_path):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    run(shell, "%%gpt --tools\nHow many rows?")
+    before = json_of(session(shell).conversation)
+    path = tmp_path / "talk.json"
+    assert run(shell, f"%gpt save {path}").success
+    run(shell, "%gpt reset")
+    assert run(shell, f"%gpt load {path}").success
+    assert json_of(session(shell).conversation) == before
+    [turn] = session(shell).conversation.turns
+    assert turn.steps[0].tool_calls == [{"id": "call_fake1_0", **DESCRIBE}]
+    assert turn.steps[1].tool_call_id == "call_fake1_0"
+
+
+@pytest.mark.parametrize("suffix", [".md", ".ipynb"])
+def test_markdown_and_notebook_show_the_summaries_and_load_back_the_answers(
+    shell, server, sales, tmp_path, suffix
+):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    run(shell, "%%gpt --tools\nHow many rows?")
+    path = tmp_path / f"talk{suffix}"
+    assert run(shell, f"%gpt save {path}").success
+    assert SUMMARY in path.read_text() and "Columns (dtype)" not in path.read_text()
+    run(shell, "%gpt reset")
+    assert run(shell, f"%gpt load {path}").success
+    [turn] = session(shell).conversation.turns
+    assert (turn.user.content, turn.assistant.content, turn.steps) == ("How many rows?", ANSWER, [])
+
+
+def test_loading_a_tool_result_that_answers_no_call_is_refused(shell, tmp_path, capsys):
+    user = {"role": "user", "content": "hi"}
+    result = {"role": "tool", "content": "x", "tool_call_id": "call_9"}
+    answer = {"role": "assistant", "content": "ok"}
+    data = {"format": "gptmagic.conversation", "version": 1, "system": "", "turns": []}
+    data["turns"].append({"user": user, "steps": [result], "assistant": answer})
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    assert not run(shell, f"%gpt load {path}").success
+    assert "a tool result answers no call before it ('call_9')" in error_line(capsys)
+    assert session(shell).conversation.turns == []
+
+
+# -- the local server ----------------------------------------------------------------------------
+def test_unscripted_the_server_describes_the_backticked_name_then_quotes_the_tool(
+    shell, server, outputs, sales
+):
+    assert run(shell, "%%gpt --tools\nWhat is in `sales`?").success
+    _, second = server.chat_requests
+    assert second.body["messages"][1]["tool_calls"][0]["function"] == DESCRIBE
+    assert final(outputs)["data"]["text/plain"].endswith(
+        "The data tools say: `sales`: pandas DataFrame, 96 rows × 3 columns"
+    )
+
+
+def test_the_server_refuses_a_tool_message_that_answers_no_call(server):
+    sdk = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0)
+    with sdk, pytest.raises(openai.BadRequestError) as refused:
+        sdk.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[
+                {"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "call_1", "content": "x"},
+            ],
+        )
+    assert refused.value.body["param"] == "messages.[1].role"
