@@ -62,7 +62,7 @@ def test_the_dry_run_shows_statistics_and_sends_nothing(analysis):
     nb, prompts, _ = analysis
     shown = text_of(nb.cells[cell_index(nb, "%%gpt --dry-run")])
     assert "Summary statistics" in shown and "Dry run: nothing sent" in shown
-    assert len(prompts) == 4
+    assert len(prompts) == 6  # four questions; the --tools one asked twice
 
 
 def test_the_error_question_sent_the_caught_exception_with_its_traceback(analysis):
@@ -99,6 +99,14 @@ def test_the_code_is_kept_in_a_variable(analysis):
     assert nb.cells[cell_index(nb, "print(plan_code)")].outputs[0].text == CODE + "\n"
 
 
+def test_the_tools_question_shows_the_call_and_an_answer_from_its_result(analysis):
+    nb, prompts, _ = analysis
+    shown = text_of(nb.cells[cell_index(nb, "%%gpt --tools")])
+    assert "🔧 describe_variable(sales) → 96 rows × 5 columns" in shown
+    assert "The data tools say: `sales`: pandas DataFrame, 96 rows × 5 columns" in shown
+    assert prompts[-1].startswith("`sales`: pandas DataFrame, 96 rows × 5 columns")
+
+
 def test_the_executed_notebook_never_contains_the_key(analysis):
     nb, _, _ = analysis
     assert KEY not in str(nb)
@@ -109,7 +117,7 @@ def test_the_demo_runs_green_under_papermill(tmp_path):
         replies_for_the_demo(server)
         env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
         nb = execute_with_papermill(NOTEBOOK, tmp_path / "analysis.out.ipynb", env)
-    assert len(server.chat_requests) == 4
+    assert len(server.chat_requests) == 6
     assert nb.metadata.papermill.exception is None
     assert nb.cells[cell_index(nb, "print(plan_code)")].outputs[0].text == CODE + "\n"
 
