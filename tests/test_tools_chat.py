@@ -342,3 +342,14 @@ def test_the_server_refuses_a_tool_message_that_answers_no_call(server):
             ],
         )
     assert refused.value.body["param"] == "messages.[1].role"
+
+
+def test_several_calls_in_one_answer_each_get_their_result_in_order(shell, server, sales):
+    counts = {"name": "value_counts", "arguments": '{"name": "sales", "column": "region"}'}
+    server.enqueue(Reply(tool_calls=[DESCRIBE, counts]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nDescribe sales and count its regions").success
+    call, *results = server.chat_requests[1].body["messages"][1:]
+    assert [c["id"] for c in call["tool_calls"]] == ["call_fake1_0", "call_fake1_1"]
+    assert [r["tool_call_id"] for r in results] == ["call_fake1_0", "call_fake1_1"]
+    assert results[0]["content"] == describe(sales, "sales", Options())
+    assert "| north | 24 |" in results[1]["content"]
