@@ -22,8 +22,6 @@ KEY_ENV = "OPENAI_API_KEY"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"}
 PLACEHOLDER = "no-key-needed"  # local servers (Ollama, llama.cpp) ignore the key
 TYPED = "typed with %gpt key"
-# Other providers' credentials, masked like the key wherever text is shown (backends/azure.py).
-OTHER_SECRET_ENVS = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
 
 
 def resolve_key(session: KernelSession, host: str) -> Secret:
@@ -114,6 +112,8 @@ def prompt_key(session: KernelSession) -> Secret:
 
 def known_secrets(session: KernelSession) -> list[Secret]:
     """Every secret that must never be displayed (see :func:`~gptmagic.errors.redact`)."""
+    from .backends import secret_variables  # other providers' credentials (e.g. Azure's)
+
     secrets = [env_key(), session.typed_key]
-    secrets += [Secret(v) for name in OTHER_SECRET_ENVS if (v := os.environ.get(name, "").strip())]
+    secrets += [Secret(v) for n in secret_variables() if (v := os.environ.get(n, "").strip())]
     return [s for s in secrets if s is not None]

@@ -9,9 +9,7 @@ body's structured fields, never on message wording, and every text shown passes
 
 from __future__ import annotations
 
-import difflib
 import functools
-import html
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -108,6 +106,8 @@ def server_message(exc: BaseException) -> str:
     text = _body_message(exc).strip()
     if text.startswith("<"):
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        import html  # only for an HTML error page
+
         text = html.unescape(title.group(1)) if title else ""
     return " ".join(text.split())[:300]
 
@@ -332,6 +332,8 @@ def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
             "or use a server that does."
         )
     if says_model or facts.models is not None:
+        import difflib  # only to name close models after a 404
+
         close = difflib.get_close_matches(model, facts.models or (), n=3, cutoff=0.6)
         nearby = f" Close names: {', '.join(close)}." if close else ""
         return (

@@ -23,6 +23,7 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, vali
 from traitlets.config import Configurable
 
 from . import arguments
+from .backends import PROVIDER_NAMES
 
 if TYPE_CHECKING:
     from .client import Endpoint
@@ -83,7 +84,7 @@ class Settings(Configurable):
         "the kernel's variables, describe one, show rows, count values, read the last error.",
     ).tag(config=True)
     provider = Enum(
-        ["auto", "openai", "azure"],
+        PROVIDER_NAMES,
         "auto",
         help="Where the client comes from: openai (any OpenAI-compatible server), azure "
         "(Azure OpenAI: AZURE_OPENAI_ENDPOINT, OPENAI_API_VERSION, AZURE_OPENAI_API_KEY; the "

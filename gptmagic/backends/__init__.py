@@ -28,12 +28,24 @@ def backend_for(api: str) -> Backend:
 
 
 #: GPTMagic.provider value -> (module, how to recognise its base URL, where its URL may come
-#: from in the environment). The OpenAI client (any OpenAI-compatible server) is the default
+#: from in the environment, the environment variables holding its credentials, which are
+#: masked like the API key). The OpenAI client (any OpenAI-compatible server) is the default
 #: and needs no entry: a provider's module defines ``make_client(endpoint, key)``, where key
 #: is a key typed in this kernel (a ``Secret``) or None (the provider reads its own variable).
 PROVIDERS = {
-    "azure": ("azure", "is_azure_url", "AZURE_OPENAI_ENDPOINT"),
+    "azure": (
+        "azure",
+        "is_azure_url",
+        "AZURE_OPENAI_ENDPOINT",
+        ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"),
+    ),
 }
+PROVIDER_NAMES = ("auto", "openai", *PROVIDERS)
+
+
+def secret_variables() -> tuple[str, ...]:
+    """Every provider's credential variables (masked wherever text is shown)."""
+    return tuple(name for entry in PROVIDERS.values() for name in entry[3])
 
 
 def _module(name: str) -> Any:
@@ -45,7 +57,7 @@ def provider_for(setting: str, url: str | None) -> str:
     base URL names (``openai`` otherwise)."""
     if setting != "auto":
         return setting
-    for name, (module, recognise, _env) in PROVIDERS.items():
+    for name, (module, recognise, _env, _secrets) in PROVIDERS.items():
         if url and getattr(_module(module), recognise)(url):
             return name
     return "openai"
