@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import json
+import signal
+import threading
 
 import pytest
 from IPython.core.displaypub import DisplayPublisher
@@ -29,10 +31,20 @@ class NotebookOutputs(DisplayPublisher):
         self.outputs: list[dict] = []
         self.messages: list[dict] = []
         self._clear_pending = False
+        self._watches: list[tuple[str, threading.Event]] = []
+
+    def when_shown(self, text: str) -> threading.Event:
+        """An event set once a published Markdown output contains ``text``."""
+        event = threading.Event()
+        self._watches.append((text, event))
+        return event
 
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
         message = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
         self.messages.append({**message, "update": update})
+        for text, event in self._watches:
+            if text in data.get("text/markdown", ""):
+                event.set()
         display_id = (transient or {}).get("display_id")
         if update:
             for output in self.outputs:
@@ -126,3 +138,20 @@ def outputs(shell) -> NotebookOutputs:
 def run(shell, source: str):
     """Run a cell like a notebook does; returns IPython's ExecutionResult."""
     return shell.run_cell(source, store_history=True)
+
+
+def interrupt_when(*events: threading.Event, timeout: float = 20) -> threading.Thread:
+    """Interrupt the main thread like Ctrl-C or a kernel interrupt once every event is set.
+
+    SIGINT to the main thread (not ``_thread.interrupt_main``) also breaks a blocking socket
+    read, as a real interrupt does. If an event never comes, nothing is sent.
+    """
+    main = threading.main_thread().ident
+
+    def fire() -> None:
+        if all(event.wait(timeout) for event in events):
+            signal.pthread_kill(main, signal.SIGINT)
+
+    thread = threading.Thread(target=fire, name="interrupt_when", daemon=True)
+    thread.start()
+    return thread

@@ -6,17 +6,15 @@ request log.
 
 from __future__ import annotations
 
-import _thread
 import json
 import multiprocessing
-import threading
 from pathlib import Path
 
 import pytest
 
 from gptmagic.cache import CacheFile, request_key
 from gptmagic.testing.server import FakeOpenAI, Reply
-from tests.conftest import KEY, dispose_shell, make_shell, run
+from tests.conftest import KEY, dispose_shell, interrupt_when, make_shell, run
 
 
 @pytest.fixture
@@ -232,11 +230,14 @@ def test_an_incomplete_answer_is_not_recorded(shell, cache, server):
     assert not cache.exists() or records(cache) == []
 
 
-def test_an_interrupted_answer_is_not_recorded(shell, cache, server):
-    server.enqueue(Reply(tokens=400, chunk_delay=0.01))
-    threading.Timer(0.5, _thread.interrupt_main).start()
+def test_an_interrupted_answer_is_not_recorded(shell, outputs, cache, server):
+    server.enqueue(Reply(text="Once upon a time", stall=30))
+    interrupt_when(server.when_sent(1), outputs.when_shown("Once"))
     assert not run(shell, "%%gpt\ntell me a long story").success
+    assert outputs.outputs[-1]["metadata"]["gptmagic"]["status"] == "interrupted"
     assert not cache.exists() or records(cache) == []
+    assert run(shell, "%%gpt\nhello").success
+    assert len(records(cache)) == 1
 
 
 def test_several_answers_are_recorded_and_replayed_together(shell, outputs, cache, server):

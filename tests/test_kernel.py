@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -26,12 +25,19 @@ def kernel(server):
 
 
 def execute(
-    kc, code: str, timeout: float = 30, *, cell_id: str | None = "cell-1", allow_stdin=None
+    kc,
+    code: str,
+    timeout: float = 30,
+    *,
+    cell_id: str | None = "cell-1",
+    allow_stdin=None,
+    on_message=None,
 ) -> tuple[dict, list[dict]]:
     """Run ``code``; the execute reply and every iopub message of that execution.
 
     Sent as JupyterLab sends it (with the cell's id); ``cell_id=None`` is how jupyter console
-    sends it, and ``allow_stdin=False`` how nbclient does.
+    sends it, and ``allow_stdin=False`` how nbclient does. ``on_message`` sees each message as
+    it arrives (to act at a known point of the run).
     """
     content = {
         "code": code,
@@ -52,12 +58,19 @@ def execute(
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         messages.append(msg)
+        if on_message is not None:
+            on_message(msg)
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
     while True:  # a kernel_info reply left over from start-up may come first under load
         reply = kc.get_shell_msg(timeout=timeout)
         if reply["parent_header"].get("msg_id") == msg_id:
             return reply["content"], messages
+
+
+def shows(msg, text: str) -> bool:
+    data = msg["content"].get("data", {}) if msg["msg_type"].endswith("display_data") else {}
+    return text in data.get("text/markdown", "")
 
 
 def stderr(messages) -> str:
@@ -78,16 +91,22 @@ def shown_error(messages) -> str:
 def test_interrupt_in_a_kernel_stops_the_stream_and_the_kernel_goes_on(kernel, server):
     km, kc = kernel
     execute(kc, "%load_ext gptmagic")
-    server.enqueue(Reply(tokens=3000, chunk_delay=0.01))
-    threading.Timer(1.5, km.interrupt_kernel).start()
-    started = time.monotonic()
-    reply, messages = execute(kc, "%%gpt\ntell me a long story")
-    assert time.monotonic() - started < 10
-    assert reply["status"] == "error"
+    # One token, then the server holds the stream; interrupt once the frontend shows it.
+    server.enqueue(Reply(text="Once upon a time", stall=30))
+    interrupted = []
+
+    def interrupt_once_shown(msg):
+        if not interrupted and shows(msg, "Once"):
+            interrupted.append(msg)
+            km.interrupt_kernel()
+
+    reply, messages = execute(kc, "%%gpt\ntell me a long story", on_message=interrupt_once_shown)
+    assert interrupted and reply["status"] == "error"
     assert shown_error(messages).startswith("UsageError: Interrupted")
     finals = [m for m in messages if m["msg_type"] == "display_data"]
     meta = finals[-1]["content"]["metadata"]["gptmagic"]
     assert meta["status"] == "interrupted"
+    assert finals[-1]["content"]["data"]["text/plain"] == "Once "
     reply, messages = execute(kc, "%%gpt\nare you still there?")
     assert reply["status"] == "ok"
     assert len(server.chat_requests) == 2

@@ -7,7 +7,6 @@ requests were made, and that the next cell still works.
 
 from __future__ import annotations
 
-import _thread
 import re
 import signal
 import socket
@@ -17,7 +16,7 @@ import pytest
 
 from gptmagic import cache
 from gptmagic.testing.server import Reply
-from tests.conftest import KEY, run
+from tests.conftest import KEY, interrupt_when, run
 
 
 def error_line(capsys) -> str:
@@ -245,35 +244,33 @@ def test_temperature_is_dropped_for_models_that_only_take_the_default(establishe
     assert "temperature" not in server.chat_requests[-1].body
 
 
-def interrupt_after(seconds: float) -> threading.Timer:
-    timer = threading.Timer(seconds, _thread.interrupt_main)
-    timer.start()
-    return timer
-
-
 def test_interrupt_keeps_the_partial_answer_marked_and_the_kernel_usable(
     established, server, capsys, outputs
 ):
-    server.enqueue(Reply(tokens=400, chunk_delay=0.01))
-    interrupt_after(0.5)
+    # The server sends one token, then holds the stream: Ctrl-C lands at a known point.
+    server.enqueue(Reply(text="Once upon a time", stall=30))
+    interrupt_when(server.when_sent(1), outputs.when_shown("Once"))
     result = run(established, "%%gpt\ntell me a long story")
     line = error_line(capsys)
     assert not result.success and "Interrupted" in line
     final = outputs.outputs[-1]
-    partial = final["data"]["text/plain"]
-    assert 0 < len(partial.split()) < 400
+    assert final["data"]["text/plain"] == "Once "
     assert final["metadata"]["gptmagic"]["status"] == "interrupted"
+    assert len(turns(established)) == 2
     stored = turns(established)[-1].assistant
-    assert stored.content == partial and stored.meta["status"] == "interrupted"
-    still_works(established, server)
+    assert stored.content == "Once " and stored.meta["status"] == "interrupted"
+    assert len(server.chat_requests) == 1
+    messages = still_works(established, server)
+    assert messages[-2]["content"] == "Once "
 
 
 def test_interrupt_while_waiting_stores_nothing(established, server, capsys):
-    server.enqueue(Reply(stall=3))
-    interrupt_after(0.3)
+    server.enqueue(Reply(stall=30))
+    interrupt_when(server.when_sent(0))
     result = run(established, "%%gpt --no-stream\nhello")
     assert not result.success and "Interrupted before the answer started" in error_line(capsys)
     assert len(turns(established)) == 1
+    still_works(established, server)
 
 
 def test_missing_key_prompts_hidden_in_an_interactive_session(shell, server, monkeypatch):

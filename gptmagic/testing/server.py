@@ -1096,6 +1096,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, body: Any) -> None:
         request = _ChatRequest.parse(body, self.fake.models)
         reply = self._scripted("chat")
+        self.fake._progress(0)
         number = self.fake._next_answer_number()
         request.calls = calls = _chat_calls(request.tool_calls(reply), number)
         speaks = not calls or reply.text is not None or reply.tokens is not None
@@ -1160,6 +1161,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._between_chunks(reply, sent)
                     self._write(templates[index].render(tokens[position]))
                     sent += 1
+                    self.fake._progress(sent)
         self._between_chunks(reply, sent)
         for index in range(len(plans)):
             for number, call in enumerate(calls):
@@ -1371,6 +1373,7 @@ class FakeOpenAI:
         self._queue: deque[Reply] = deque()
         self._images: dict[str, tuple[bytes, Reply]] = {}
         self._answers = 0
+        self._watchers: list[tuple[int, threading.Event]] = []
         self._stopped = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -1428,6 +1431,22 @@ class FakeOpenAI:
     def enqueue(self, *replies: Reply) -> None:
         with self._lock:
             self._queue.extend(replies)
+
+    def when_sent(self, chunks: int) -> threading.Event:
+        """An event set once a chat request arriving after this call has sent ``chunks``
+        content chunks (0: as soon as it arrives, before any stall). Tests act on it, e.g.
+        interrupt at a known point of a stream, instead of after a guessed delay."""
+        event = threading.Event()
+        with self._lock:
+            self._watchers.append((chunks, event))
+        return event
+
+    def _progress(self, sent: int) -> None:
+        with self._lock:
+            reached = [w for w in self._watchers if sent >= w[0]]
+            self._watchers = [w for w in self._watchers if sent < w[0]]
+        for _, event in reached:
+            event.set()
 
     def reset(self) -> None:
         """Forget recorded requests, queued replies and the answer counter."""
