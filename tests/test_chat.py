@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gptmagic.conversation import Message
 from gptmagic.testing.server import Reply
 from tests.conftest import KEY, dispose_shell, make_shell, run
 
@@ -139,21 +140,36 @@ def test_length_finish_shows_a_visible_note(shell, outputs):
 
 
 def test_several_answers_share_one_output_and_the_first_is_kept(shell, outputs, server):
+    # The server answers choice 1 with the text plus " (variant 1)".
+    server.enqueue(Reply(text="red"))
     run(shell, "%%gpt -n 2\nname a colour")
     assert sent(server)["n"] == 2
     markdown = outputs.markdown()[0]
     assert "**Answer 1**" in markdown and "**Answer 2**" in markdown
     plain = outputs.outputs[0]["data"]["text/plain"]
     assert "--- Answer 2 ---" in plain and "**" not in plain
+    assert "red (variant 1)" in plain
     run(shell, "%%gpt\nand another")
     history = sent(server)["messages"]
-    assert len(history) == 3 and "variant 2" not in history[1]["content"]
+    assert [m["content"] for m in history] == ["name a colour", "red", "and another"]
 
 
-def test_server_ignoring_n_is_reported(shell, outputs, server):
+def test_out_with_several_answers_stores_all_of_them_in_order(shell, server):
+    server.enqueue(Reply(text="red"))
+    run(shell, "%%gpt -n 3 -o colours\nname a colour")
+    assert shell.user_ns["colours"] == ["red", "red (variant 1)", "red (variant 2)"]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_server_ignoring_n_is_reported(shell, outputs, server, n):
     server.enqueue(Reply(ignore_n=True))
-    run(shell, "%%gpt -n 3\nname a colour")
-    assert "Asked for 3 answers; the server returned 1" in outputs.markdown()[0]
+    run(shell, f"%%gpt -n {n}\nname a colour")
+    assert f"Asked for {n} answers; the server returned 1" in outputs.markdown()[0]
+
+
+def test_all_answers_returned_means_no_note(shell, outputs, server):
+    run(shell, "%%gpt -n 2\nname a colour")
+    assert "Asked for" not in outputs.markdown()[0]
 
 
 def test_missing_usage_is_said_not_shown_as_zero(shell, outputs, server):
@@ -220,6 +236,44 @@ def test_empty_prompt_is_refused(shell, server, capsys):
     assert server.chat_requests == []
 
 
+def conversation(shell):
+    return shell.magics_manager.registry["GPTMagic"].session.conversation
+
+
+def test_trimming_sends_the_newest_turns_and_forgets_the_dropped_ones(shell, outputs, server):
+    for i in range(4):
+        server.enqueue(Reply(text=f"answer {i}"))
+        run(shell, f"%%gpt\nquestion {i}")
+    turns = conversation(shell).turns
+    # Room for exactly the two newest turns beside the prompt ("question 4"), not one more.
+    budget = sum(t.tokens for t in turns[2:]) + Message("user", "question 4").tokens
+    run(shell, f"%config GPTMagic.history_max_tokens = {budget}")
+    run(shell, "%%gpt\nquestion 4")
+    contents = [m["content"] for m in sent(server)["messages"]]
+    assert contents[:4] == ["question 2", "answer 2", "question 3", "answer 3"]
+    assert contents[-1] == "question 4" and len(contents) == 5
+    assert "Dropped the 2 oldest turn(s)" in outputs.markdown()[-1]
+    kept = [t.user.content for t in conversation(shell).turns]
+    assert kept == ["question 2", "question 3", "question 4"]
+
+
+def test_a_stored_turn_is_measured_by_the_servers_usage(shell, server):
+    # The local server counts "hello" as 1 + 3 prompt tokens, "one two three" as 3.
+    server.enqueue(Reply(text="one two three"))
+    run(shell, "%%gpt\nhello")
+    (turn,) = conversation(shell).turns
+    assert (turn.user.tokens, turn.user.tokens_exact) == (4, True)
+    assert (turn.assistant.tokens, turn.assistant.tokens_exact) == (3, True)
+
+
+def test_with_several_answers_the_kept_one_is_estimated_not_charged_for_all(shell, server):
+    server.enqueue(Reply(text="one two three"))
+    run(shell, "%%gpt -n 3\nhello")
+    (turn,) = conversation(shell).turns
+    assert turn.assistant.tokens == Message("assistant", "one two three").tokens
+    assert not turn.assistant.tokens_exact
+
+
 def test_history_is_trimmed_to_the_budget_with_a_notice(shell, outputs, server):
     run(shell, "%config GPTMagic.history_max_tokens = 120")
     for i in range(4):
@@ -228,6 +282,27 @@ def test_history_is_trimmed_to_the_budget_with_a_notice(shell, outputs, server):
     assert "Dropped the" in markdown and "history_max_tokens = 120" in markdown
     contents = [m["content"] for m in sent(server)["messages"]]
     assert not any(c.startswith("question number 0") for c in contents)
+
+
+@pytest.mark.parametrize(("budget", "requests"), [(7, 1), (8, 2)])
+def test_token_budget_refuses_on_reaching_it_not_before(shell, server, budget, requests):
+    # "hello" is 1 + 3 prompt tokens at the local server, "one two three" 3 completion tokens.
+    server.enqueue(Reply(text="one two three"))
+    run(shell, f"%config GPTMagic.token_budget = {budget}")
+    assert run(shell, "%%gpt\nhello").success
+    assert shell.magics_manager.registry["GPTMagic"].session.usage.total.total_tokens == 7
+    assert run(shell, "%%gpt\nagain").success == (requests == 2)
+    assert len(server.chat_requests) == requests
+
+
+def test_usage_reset_zeroes_the_total_and_lifts_the_budget(shell, server, capsys):
+    run(shell, "%config GPTMagic.token_budget = 5")
+    run(shell, "%%gpt\nhello")
+    assert not run(shell, "%%gpt\nagain").success
+    run(shell, "%gpt usage --reset")
+    assert shell.magics_manager.registry["GPTMagic"].session.usage.total.total_tokens == 0
+    assert run(shell, "%%gpt\nagain").success
+    assert len(server.chat_requests) == 2
 
 
 def test_token_budget_refuses_further_requests(shell, server, capsys):

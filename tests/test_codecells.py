@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from gptmagic.codecells import INSTRUCTION, extract_code
-from gptmagic.testing.server import Reply
-from tests.conftest import run
+from gptmagic.testing.server import Reply, lorem
+from tests.conftest import interrupt_when, run
 
 ANSWER = "Group and sum:\n\n```python\ntotals = df.groupby('region').units.sum()\n```\n\nDone."
 CODE = "totals = df.groupby('region').units.sum()"
@@ -36,6 +36,18 @@ def test_python_block_goes_to_a_new_cell_below_and_to_gpt_code(shell, server, in
     run(shell, "%%gpt --code\nTotal units per region")
     assert inserted() == CODE
     assert shell.user_ns["_gpt_code"] == CODE
+
+
+def test_the_code_goes_into_a_new_cell_and_never_replaces_the_asking_one(
+    shell, server, monkeypatch
+):
+    calls = []
+    monkeypatch.setattr(
+        shell, "set_next_input", lambda text, replace: calls.append((text, replace))
+    )
+    server.enqueue(Reply(text=ANSWER))
+    run(shell, "%%gpt --code\nTotal units per region")
+    assert calls == [(CODE, False)]
 
 
 def test_the_answer_still_shows_and_the_code_is_a_copyable_block(shell, outputs, server):
@@ -86,10 +98,24 @@ def test_answer_without_code_inserts_nothing_and_says_so(shell, outputs, server,
     assert "No Python code found" in outputs.markdown()[-1]
 
 
-def test_a_block_cut_by_max_tokens_is_not_inserted(shell, server, inserted):
-    server.enqueue(Reply(text="```python\nimport pandas as pd\nx = 1\n```"))
-    run(shell, "%%gpt --code --max-tokens 3\nWrite code")
-    assert inserted() is None
+def test_a_block_cut_by_max_tokens_is_not_inserted(shell, outputs, server, inserted):
+    # Cut after "x = 1": whole lines of code, but the block's closing fence never came.
+    server.enqueue(Reply(text="```python\nimport pandas as pd\nx = 1\ny = 2\n```"))
+    run(shell, "%%gpt --code --max-tokens 8\nWrite code")
+    assert outputs.outputs[0]["metadata"]["gptmagic"]["finish_reason"] == "length"
+    assert outputs.outputs[0]["data"]["text/plain"] == "```python\nimport pandas as pd\nx = 1\n"
+    assert inserted() is None and shell.user_ns["_gpt_code"] == ""
+
+
+def test_the_code_of_an_interrupted_answer_is_not_inserted(shell, outputs, server, inserted):
+    answer = "```python\nx = 1\n```\n\n" + lorem(400)
+    server.enqueue(Reply(text=answer, chunk_delay=0.02))
+    interrupt_when(server.when_sent(6), outputs.when_shown("x = 1\n```"))
+    assert not run(shell, "%%gpt --code\nWrite code").success
+    final = outputs.outputs[-1]
+    assert final["metadata"]["gptmagic"]["status"] == "interrupted"
+    assert final["data"]["text/plain"].startswith("```python\nx = 1\n```")
+    assert inserted() is None and "_gpt_code" not in shell.user_ns
 
 
 def test_dry_run_with_code_sends_nothing_and_inserts_nothing(shell, server, inserted):

@@ -127,6 +127,20 @@ def test_private_attributes_are_refused(shell, server, capsys):
     assert server.chat_requests == []
 
 
+def test_single_underscore_attributes_are_refused_too(shell, server, capsys):
+    run(shell, "class Account:\n    _token = 'hidden'\n    owner = 'ann'")
+    run(shell, "acct = Account()")
+    assert ask(shell, server, "{acct.owner}") == "ann"
+    result = run(shell, "%%gpt\n{acct._token}")
+    assert not result.success and "private attribute '_token'" in capsys.readouterr().err
+    assert len(server.chat_requests) == 1
+
+
+def test_an_unclosed_fence_is_sent_untouched_to_the_end(shell, server):
+    body = "Why?\n```python\nprint(f'{missing}')\nd = {x}"
+    assert ask(shell, server, body) == body
+
+
 def test_attribute_access_and_subscripts_are_read(shell, server):
     shell.user_ns["df"] = pd.DataFrame({"region": ["N", "S"], "units": [3, 4]})
     sent = ask(shell, server, "Columns {df.columns}; first unit {df['units'][0]}")
@@ -186,6 +200,19 @@ def test_series_is_name_dtype_and_first_values(shell, server):
     sent = ask(shell, server, "{s}")
     assert "`s`: pandas Series 'price', 3 values, dtype float64" in sent
     assert "| 1 | 2.25 |" in sent and "| 2 | nan |" in sent
+
+
+def test_a_series_shows_twenty_values_even_with_fewer_context_rows(shell, server):
+    shell.user_ns["s"] = pd.Series(range(100))
+    sent = ask(shell, server, "{s}")
+    assert "First 20 values:" in sent and "| 19 | 19 |" in sent and "| 20 | 20 |" not in sent
+
+
+def test_a_wide_dataframe_table_shows_its_first_twelve_columns(shell, server):
+    shell.user_ns["df"] = pd.DataFrame({f"col{i}": [i] for i in range(20)})
+    sent = ask(shell, server, "{df}")
+    assert "First 1 rows (first 12 columns):" in sent
+    assert "| col11 |" in sent and "| col12 |" not in sent and "col19 (int64)" in sent
 
 
 def test_numpy_array_is_shape_dtype_and_a_summarised_sample(shell, server):

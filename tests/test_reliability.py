@@ -170,6 +170,49 @@ def test_a_server_error_that_clears_is_invisible(established, server):
     assert len(server.chat_requests) == 2
 
 
+@pytest.fixture
+def quick_back_off(monkeypatch):
+    """Back-off without jitter: 0.375 s before the first retry (the policy's unit tests pin
+    the rest)."""
+    from gptmagic import retrying
+
+    monkeypatch.setattr(retrying.random, "random", lambda: 0.0)
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 504])
+def test_each_transient_status_is_retried(established, server, status):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(Reply(status=status, headers={"Retry-After": "0"}))
+    assert run(established, "%%gpt\nhello").success
+    assert len(server.chat_requests) == 2 and len(turns(established)) == 2
+
+
+def test_a_dropped_connection_before_the_answer_is_retried(established, server, quick_back_off):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(Reply(drop_after=0))
+    assert run(established, "%%gpt --no-stream\nhello").success
+    assert len(server.chat_requests) == 2 and len(turns(established)) == 2
+
+
+def test_a_connection_that_keeps_failing_is_reported_with_the_attempts(
+    established, server, capsys, quick_back_off
+):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    server.enqueue(Reply(drop_after=0), Reply(drop_after=0))
+    assert not run(established, "%%gpt --no-stream\nhello").success
+    host = server.url.removeprefix("http://")
+    assert error_line(capsys).startswith(f"UsageError: Could not reach {host} after 2 attempts")
+    assert len(server.chat_requests) == 2 and len(turns(established)) == 1
+
+
+def test_a_timeout_before_the_answer_is_retried(established, server, quick_back_off):
+    established.run_line_magic("config", "GPTMagic.max_retries = 1")
+    established.run_line_magic("config", "GPTMagic.timeout = 0.3")
+    server.enqueue(Reply(stall=5))
+    assert run(established, "%%gpt --no-stream\nhello").success
+    assert len(server.chat_requests) == 2 and len(turns(established)) == 2
+
+
 def test_connection_refused_names_the_host(established, capsys):
     port = closed_port()
     established.run_line_magic("config", f"GPTMagic.base_url = 'http://127.0.0.1:{port}/v1'")
@@ -215,6 +258,22 @@ def test_a_dropped_stream_is_incomplete_and_not_stored(established, server, caps
     assert len(messages) == 3
 
 
+def test_a_broken_stream_sets_no_out_variable(established, server):
+    server.enqueue(Reply(tokens=50, drop_after=10))
+    assert not run(established, "%%gpt -o answer\nhello").success
+    assert "answer" not in established.user_ns
+
+
+def test_a_stream_that_ends_without_a_finish_reason_is_incomplete(
+    established, server, capsys, outputs
+):
+    server.enqueue(Reply(text="half an answer", finish_reason=None))
+    assert not run(established, "%%gpt\nhello").success
+    assert "ended before the answer was finished" in error_line(capsys)
+    assert outputs.outputs[-1]["metadata"]["gptmagic"]["status"] == "incomplete"
+    assert len(turns(established)) == 1
+
+
 def test_a_malformed_chunk_is_incomplete_and_not_stored(established, server, capsys, outputs):
     server.enqueue(Reply(tokens=20, malformed_after=5))
     run(established, "%%gpt\nhello")
@@ -237,6 +296,14 @@ def test_a_learnt_adaptation_is_remembered_and_told_once(established, server, ou
     assert len(server.chat_requests) == 1
     assert server.chat_requests[0].body["max_completion_tokens"] == 20
     assert "max_completion_tokens" not in outputs.markdown()[-1].split("<sub>")[0]
+
+
+def test_a_learnt_adaptation_applies_to_that_model_only(established, server):
+    run(established, "%%gpt -m o-strict --max-tokens 20\nhello")
+    server.reset()
+    assert run(established, "%%gpt -m gpt-4o --max-tokens 20\nagain").success
+    (request,) = server.chat_requests
+    assert request.body["max_tokens"] == 20 and "max_completion_tokens" not in request.body
 
 
 def test_temperature_is_dropped_for_models_that_only_take_the_default(established, server):

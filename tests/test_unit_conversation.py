@@ -158,3 +158,10 @@ def test_reset_forgets_the_turns_but_keeps_the_system_prompt():
 def test_a_message_without_a_count_is_estimated_and_one_with_a_count_keeps_it():
     assert Message("user", "hello there").tokens > 0
     assert Message("user", "hello there", tokens=99).tokens == 99
+
+
+def test_the_dropped_tokens_are_those_of_the_oldest_turns():
+    conv = Conversation(system="", turns=[turn("a", 5, 5), turn("b", 10, 10), turn("c", 15, 15)])
+    p = plan(conv, fixed(conv) + 30)
+    assert sent(p) == ["c?", "c!", "now"]
+    assert (p.dropped_turns, p.dropped_tokens) == (2, 30)

@@ -1,0 +1,837 @@
+"""Hand-written mutation testing: plausible one-line bugs that the test suite must catch.
+
+    python tests/mutation.py                      # every module
+    python tests/mutation.py --module retrying    # one module (repeat --module for more)
+    python tests/mutation.py --list               # the mutants, without running anything
+
+Each mutant replaces one exact snippet of a module with a bug that breaks a promise of the
+README. It is applied to a temporary copy of the repository (never to the working tree), and
+only the test files named for it run, with ``-x -q`` and a time limit: a failing run kills the
+mutant, a passing one lets it survive. A mutant whose snippet no longer occurs exactly once
+(the code was refactored) is reported as *stale*: update its snippet, it is not counted.
+
+Hand-written rather than generated (mutmut): each mutant is a bug someone could plausibly
+write, runs against the few files that pin it (a full run takes minutes, not hours), and
+survivors are few enough to read one by one. ``EQUIVALENT`` lists the ones that cannot be
+killed, and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ("chat", "conversation", "retrying", "errors", "usage", "context", "cache", "codecells")
+CORE += ("compat",)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    module: str  # gptmagic/<module>.py
+    original: str  # must occur exactly once in the module
+    replacement: str
+    bug: str  # the promise it breaks
+    tests: tuple[str, ...] = ()  # test files to run; default: TESTS[module]
+
+
+# Unit tests first: with -x most mutants die in well under a second.
+TESTS = {
+    "chat": ("test_chat.py", "test_reliability.py", "test_codecells.py", "test_cache.py"),
+    "conversation": ("test_unit_conversation.py", "test_chat.py"),
+    "retrying": ("test_unit_retrying.py", "test_reliability.py"),
+    "errors": ("test_unit_errors.py", "test_reliability.py", "test_secrets.py", "test_chat.py"),
+    "usage": ("test_unit_usage.py", "test_chat.py", "test_commands.py"),
+    "context": ("test_unit_context.py", "test_context.py", "test_secrets.py"),
+    "cache": ("test_unit_cache.py", "test_cache.py"),
+    "codecells": ("test_unit_codecells.py", "test_codecells.py"),
+    "compat": ("test_unit_compat.py", "test_reliability.py"),
+    "describe": ("test_unit_describe.py", "test_context.py"),
+}
+
+M = Mutant
+MUTANTS = [
+    # -- conversation: which turns are sent and kept -------------------------------------------
+    M(
+        "conversation",
+        "for turn in reversed(self.turns):",
+        "for turn in self.turns:",
+        "trimming keeps the oldest turns instead of the newest",
+    ),
+    M(
+        "conversation",
+        "if room is not None and turn.tokens > room:",
+        "if room is not None and turn.tokens >= room:",
+        "a turn that exactly fits the budget is dropped",
+    ),
+    M(
+        "conversation",
+        "                    break\n                kept.append(turn)",
+        "                    continue\n                kept.append(turn)",
+        "trimming skips a big turn and sends older ones out of order",
+    ),
+    M("conversation", "            kept.reverse()\n", "", "kept turns are sent newest first"),
+    M(
+        "conversation",
+        "fixed = sum(m.tokens for m in head) + user.tokens",
+        "fixed = sum(m.tokens for m in head)",
+        "the prompt's own size is left out of the budget",
+    ),
+    M(
+        "conversation",
+        "                    room -= turn.tokens",
+        "                    room -= 0",
+        "the budget is not spent by the turns kept",
+    ),
+    M(
+        "conversation",
+        "del self.turns[: plan.dropped_turns]",
+        "pass",
+        "trimmed turns stay in the stored history",
+    ),
+    M(
+        "conversation",
+        "dropped = self.turns[: len(self.turns) - len(kept)]",
+        "dropped = self.turns[len(kept) :]",
+        "the wrong turns are counted (and forgotten) as dropped",
+    ),
+    M(
+        "conversation",
+        "        if plan.fresh:\n            self.turns.clear()",
+        "        if plan.fresh:\n            pass",
+        "--new does not forget the turns before",
+    ),
+    M(
+        "conversation",
+        "        self.system = plan.system\n",
+        "",
+        "-s does not become the conversation's system prompt",
+    ),
+    M(
+        "conversation",
+        "            if own > 0:",
+        "            if own >= 0:",
+        "a server count no larger than the context zeroes the prompt's size",
+    ),
+    M(
+        "conversation",
+        "context_tokens=fixed - user.tokens + sum(t.tokens for t in kept)",
+        "context_tokens=fixed + sum(t.tokens for t in kept)",
+        "the prompt's measured size includes itself twice",
+    ),
+    M(
+        "conversation",
+        '"""Forget the turns; the system prompt stays."""\n        self.turns.clear()',
+        '"""Forget the turns; the system prompt stays."""\n        self.turns.clear()\n'
+        '        self.system = ""',
+        "%gpt reset forgets the system prompt",
+    ),
+    # -- retrying: what is retried, how long it waits ------------------------------------------
+    M(
+        "retrying",
+        "RETRY_STATUSES = {408, 409, 429,",
+        "RETRY_STATUSES = {409, 429,",
+        "408 (request timeout) is not retried",
+    ),
+    M(
+        "retrying",
+        "RETRY_STATUSES = {408, 409, 429,",
+        "RETRY_STATUSES = {408, 429,",
+        "409 (conflict) is not retried",
+    ),
+    M(
+        "retrying",
+        "    if isinstance(exc, openai.APIConnectionError):\n        return True",
+        "    if isinstance(exc, openai.APIConnectionError):\n        return False",
+        "connection errors and timeouts are not retried",
+    ),
+    M(
+        "retrying",
+        'if error_field(exc, "code") == "insufficient_quota":\n            return False',
+        'if error_field(exc, "code") == "quota":\n            return False',
+        "an exhausted quota is retried",
+    ),
+    M(
+        "retrying",
+        'headers.get("retry-after-ms")',
+        'headers.get("x-retry-after-ms")',
+        "retry-after-ms is ignored",
+    ),
+    M(
+        "retrying",
+        "return float(ms) / 1000",
+        "return float(ms)",
+        "retry-after-ms is read as seconds",
+    ),
+    M(
+        "retrying",
+        "        return min(asked, MAX_WAIT)",
+        "        return asked",
+        "the 60 s cap on a server's wait is gone",
+    ),
+    M("retrying", "MAX_WAIT = 60.0", "MAX_WAIT = 600.0", "the cap is ten minutes"),
+    M(
+        "retrying",
+        "    asked = retry_after(exc)\n",
+        "    asked = None\n",
+        "Retry-After is ignored entirely",
+    ),
+    M(
+        "retrying",
+        "min(0.5 * 2**attempt, 8.0)",
+        "min(0.5 * 2**attempt, 16.0)",
+        "back-off grows past 8 s",
+    ),
+    M(
+        "retrying",
+        "(0.75 + random.random() / 2)",
+        "(0.5 + random.random())",
+        "jitter of ±50 % instead of ±25 %",
+    ),
+    M(
+        "retrying",
+        "if attempt > max_retries or not is_retryable(exc):",
+        "if attempt >= max_retries or not is_retryable(exc):",
+        "one retry fewer than max_retries",
+    ),
+    M(
+        "retrying",
+        "exc.gptmagic_attempts = attempt",
+        "exc.gptmagic_attempts = 1",
+        "the message does not count the attempts",
+    ),
+    M(
+        "retrying",
+        "wait = backoff(attempt - 1, exc)",
+        "wait = backoff(attempt, exc)",
+        "the first retry waits twice as long",
+    ),
+    M(
+        "retrying",
+        "return max(0.0, parsed.timestamp() - time.time())",
+        "return parsed.timestamp() - time.time()",
+        "a Retry-After date in the past gives a negative wait",
+    ),
+    # -- errors: one line, the right cause, no secret ------------------------------------------
+    M(
+        "errors",
+        'text = text.replace(secret, "***")',
+        'text = text.replace(secret, "***", 1)',
+        "only the first occurrence of the key is masked",
+    ),
+    M(
+        "errors",
+        "if secret and len(secret) >= 4:",
+        "if secret and len(secret) > 4:",
+        "four-character secrets are shown",
+    ),
+    M(
+        "errors",
+        "return redact(_explain(exc, host, model, timeout, attempts, what), secrets)",
+        "return _explain(exc, host, model, timeout, attempts, what)",
+        "an error line echoing the key is shown unmasked",
+    ),
+    M(
+        "errors",
+        'retried = f" after {attempts} attempts" if attempts > 1 else ""',
+        'retried = f" after {attempts} attempts" if attempts > 2 else ""',
+        "two attempts are not counted in the message",
+    ),
+    M(
+        "errors",
+        "max(60, int(timeout * 2))",
+        "max(60, int(timeout))",
+        "the suggested timeout does not grow",
+    ),
+    M(
+        "errors",
+        '        if error_field(exc, "code") == "insufficient_quota":\n'
+        '            return f"Your quota',
+        '        if error_field(exc, "code") == "quota":\n            return f"Your quota',
+        "an exhausted quota is reported as a rate limit",
+    ),
+    M(
+        "errors",
+        'if isinstance(body.get("detail"), str):',
+        'if isinstance(body.get("msg"), str):',
+        "a vLLM-style detail message is lost",
+    ),
+    M(
+        "errors",
+        "if isinstance(inner, dict) and inner.get(name) is not None:",
+        "if isinstance(inner, dict) and name in inner:",
+        "a null field reads as the text 'None'",
+    ),
+    M(
+        "errors",
+        "    if status >= 500:",
+        "    if status > 500:",
+        "a 500 is reported as a refusal, not a server failure",
+    ),
+    M(
+        "errors",
+        "raise UsageError(str(exc)) from None",
+        "raise",
+        "expected failures print a traceback instead of one line",
+    ),
+    # -- usage: the kernel total and the budget ------------------------------------------------
+    M(
+        "usage",
+        "self.total.total_tokens >= budget",
+        "self.total.total_tokens > budget",
+        "token_budget refuses only after exceeding it, not on reaching it",
+    ),
+    M(
+        "usage",
+        "        self.records.clear()\n        self.total = Usage()",
+        "        self.records.clear()",
+        "%gpt usage --reset leaves the total (and the budget block) in place",
+    ),
+    M(
+        "usage",
+        "        self.records.clear()\n        self.total = Usage()",
+        "        self.total = Usage()",
+        "%gpt usage --reset keeps the per-answer rows",
+    ),
+    M(
+        "usage",
+        "        if record.usage is not None:\n            self.total = self.total + record.usage",
+        "        self.total = self.total + (record.usage or Usage(0, 0, record.estimated_tokens))",
+        "estimates of unreported usage are added to the kernel total",
+    ),
+    M(
+        "usage",
+        'total = get("total_tokens") or prompt + completion',
+        'total = get("total_tokens") or 0',
+        "a usage without total_tokens counts zero",
+    ),
+    M(
+        "usage",
+        'get("prompt_tokens") or get("input_tokens") or 0',
+        'get("prompt_tokens") or 0',
+        "image usage (input_tokens) is not counted",
+    ),
+    M(
+        "usage",
+        "self.completion_tokens + other.completion_tokens,",
+        "self.completion_tokens,",
+        "completion tokens are not added up",
+    ),
+    M(
+        "usage",
+        "sum(1 for r in self.records if r.usage is None)",
+        "sum(1 for r in self.records if r.usage is not None)",
+        "the wrong answers are said to have no reported usage",
+    ),
+    M(
+        "usage",
+        "| **kernel** | | | **{t.prompt_tokens:,}**",
+        "| **kernel** | | | **{t.total_tokens:,}**",
+        "the table's total row shows the wrong figure",
+    ),
+    # -- context: what a {name} may read, what is left as typed --------------------------------
+    M(
+        "context",
+        'if attribute.startswith("_"):',
+        'if attribute.startswith("__"):',
+        "{obj._private} is read into the prompt",
+    ),
+    M(
+        "context",
+        "    if fence is not None:  # an unclosed fence runs to the end, as in CommonMark\n"
+        '        parts.append((True, "".join(code)))',
+        "    if fence is not None:  # an unclosed fence runs to the end, as in CommonMark\n"
+        '        parts.append((False, "".join(code)))',
+        "an unclosed fence is treated as prose and interpolated",
+    ),
+    M(
+        "context",
+        "            if closer.startswith(fence) and set(closer) == {fence[0]}:",
+        "            if closer.startswith(fence[0]):",
+        "a shorter or different fence closes a block",
+    ),
+    M(
+        "context",
+        'if len(name) > 4 and name.startswith("__") and name.endswith("__"):',
+        "if False:",
+        "{__builtins__} and other special names are read",
+    ),
+    M(
+        "context",
+        'elif text.startswith("}}", start) and escapes:',
+        'elif text.startswith("}}", start):',
+        "the }} closing a nested dict is turned into }",
+    ),
+    M(
+        "context",
+        '            if char == "`":',
+        '            if char == "´":',
+        "braces inside inline backticks are interpolated",
+    ),
+    M("context", "key = int(literal) if", "key = literal if", "{xs[-1]} reads a string key"),
+    M(
+        "context",
+        'before = "" if start == 0 or text[start - 1] == "\\n" else "\\n"',
+        'before = ""',
+        "a table inserted mid-line is glued to the text before it",
+    ),
+    M(
+        "context",
+        "lambda value, label: redact(describe(value, label, options), secrets),",
+        "lambda value, label: describe(value, label, options),",
+        "{os.environ} carries the key into the prompt",
+    ),
+    M(
+        "context",
+        '_FENCE = re.compile(r"^[ \\t]*(`{3,}|~{3,})")',
+        '_FENCE = re.compile(r"^(`{3,}|~{3,})")',
+        "an indented fence (in a list) is not code",
+    ),
+    # -- cache: what is recorded, the key, the replay ------------------------------------------
+    M(
+        "cache",
+        'NOT_IN_KEY = {"stream", "partial"}',
+        'NOT_IN_KEY = {"partial"}',
+        "an answer recorded streamed does not replay with --no-stream",
+    ),
+    M(
+        "cache",
+        "self.file.append(redact(json.dumps(record, ensure_ascii=False), self.secrets))",
+        "self.file.append(json.dumps(record, ensure_ascii=False))",
+        "an answer echoing the key is written to the replay cache unmasked",
+    ),
+    M(
+        "cache",
+        'if self.file is None or self.mode != "record" or self.hit:',
+        "if self.file is None or self.hit:",
+        "replay mode writes to the cache",
+    ),
+    M(
+        "cache",
+        'if self.file is None or self.mode != "record" or self.hit:',
+        'if self.file is None or self.mode != "record":',
+        "a replayed answer is recorded again",
+    ),
+    M(
+        "cache",
+        'canonical({"kind": kind, "host": host, **request})',
+        'canonical({"kind": kind, **request})',
+        "an answer recorded at one server is replayed for another",
+    ),
+    M(
+        "cache",
+        "if v is not None and k not in NOT_IN_KEY",
+        "if k not in NOT_IN_KEY",
+        "adding an unset parameter invalidates every recording",
+    ),
+    M(
+        "cache",
+        "        if reason:\n            yield Finish(index, reason)",
+        '        if reason:\n            yield Finish(index, "stop")',
+        "a replayed answer cut by max_tokens loses its note",
+    ),
+    M(
+        "cache",
+        'if answer.get("usage"):\n        yield Reported',
+        "if False:\n        yield Reported",
+        "a replayed answer loses its usage",
+    ),
+    M(
+        "cache",
+        'if mode == "off" or (not path and mode == "record"):',
+        'if not path and mode == "record":',
+        "cache_mode 'off' still uses the cache",
+    ),
+    M(
+        "cache",
+        'if os.read(fd, 1) != b"\\n":',
+        "if False:",
+        "a crashed writer's half line swallows the next record",
+    ),
+    M(
+        "cache",
+        '"messages": body["messages"],',
+        '"messages": body["messages"][-1:],',
+        "a recording is replayed after a different conversation",
+    ),
+    M(
+        "cache",
+        'end = data.rfind(b"\\n") + 1',
+        "end = len(data)",
+        "a line still being written is indexed (and lost)",
+    ),
+    # -- codecells: only whole code, inserted once ---------------------------------------------
+    M(
+        "codecells",
+        "if not (closer.startswith(fence) and set(closer) == {fence[0]}):",
+        "if False:",
+        "code cut mid-block by max_tokens is inserted as a cell",
+    ),
+    M(
+        "codecells",
+        "chosen = [body for info, body in blocks if info in PYTHON_INFO]",
+        "chosen = []",
+        "python-labelled blocks are not preferred",
+    ),
+    M(
+        "codecells",
+        "if not info and is_python(body)]",
+        "if not info]",
+        "an unlabelled block of prose is taken for code",
+    ),
+    M(
+        "codecells",
+        "isinstance(node.value, ast.Name | ast.Constant)",
+        "isinstance(node.value, ast.Name)",
+        "a bare constant counts as code",
+    ),
+    M(
+        "codecells",
+        "first = key not in session.inserted_cells",
+        "first = True",
+        "re-running a cell piles up inserted cells",
+    ),
+    M(
+        "codecells",
+        "(session.cell_id or prompt).encode()",
+        "prompt.encode()",
+        "an edited cell (same id) inserts again",
+    ),
+    M(
+        "codecells",
+        'names = [CODE_VARIABLE] + ([f"{out}_code"] if out else [])',
+        "names = [CODE_VARIABLE]",
+        "-o NAME does not set NAME_code",
+    ),
+    M(
+        "codecells",
+        'textwrap.dedent("".join(lines[1:-1]))',
+        '"".join(lines[1:-1])',
+        "an indented block is inserted indented",
+    ),
+    M(
+        "codecells",
+        '"\\n\\n".join(body.strip("\\n") for body in chosen)',
+        'chosen[0].strip("\\n")',
+        "only the first of several blocks is kept",
+    ),
+    M(
+        "codecells",
+        "magic.shell.set_next_input(code, replace=False)",
+        "magic.shell.set_next_input(code, replace=True)",
+        "the --code cell itself is replaced by the code",
+    ),
+    # -- compat: the body sent, adapted per (host, model) --------------------------------------
+    M(
+        "compat",
+        'key = "max_completion_tokens" if RENAME_MAX_TOKENS in adaptations else "max_tokens"',
+        'key = "max_tokens"',
+        "the learnt max_completion_tokens is never sent",
+    ),
+    M(
+        "compat",
+        "if temperature is not None and DROP_TEMPERATURE not in adaptations:",
+        "if temperature and DROP_TEMPERATURE not in adaptations:",
+        "-t 0 is not sent",
+    ),
+    M("compat", "    if n != 1:", "    if n > 2:", "-n 2 is not sent"),
+    M(
+        "compat",
+        "        if NO_STREAM_OPTIONS not in adaptations:",
+        "        if True:",
+        "stream_options are sent to a server that refused them",
+    ),
+    M(
+        "compat",
+        'if param == "max_tokens" and "max_tokens" in body:',
+        'if param == "max_tokens":',
+        "an adaptation is learnt for a parameter that was not sent",
+    ),
+    M(
+        "compat",
+        'if param in ("stream_options", "stream_options.include_usage")',
+        'if param in ("stream_options",)',
+        "a 400 on stream_options.include_usage is not adapted",
+    ),
+    M(
+        "compat",
+        "if not isinstance(exc, openai.BadRequestError):",
+        "if not isinstance(exc, openai.APIStatusError):",
+        "a 422 naming a parameter is adapted",
+    ),
+    M(
+        "compat",
+        "if top_p is not None and DROP_TOP_P not in adaptations:",
+        "if top_p is not None:",
+        "top_p is sent to a model that refused it",
+    ),
+    M(
+        "compat",
+        'if param == "temperature" and "temperature" in body:\n        return DROP_TEMPERATURE',
+        'if param == "temperature" and "temperature" in body:\n        return DROP_TOP_P',
+        "a refused temperature drops top_p instead",
+    ),
+    # -- chat: one cell from prompt to stored turn ---------------------------------------------
+    M(
+        "chat",
+        "                answers[0],\n                tokens=",
+        "                answers[-1],\n                tokens=",
+        "-n 2 keeps the last answer in the history, not the first",
+    ),
+    M(
+        "chat",
+        "self.session.compat.setdefault((self.endpoint.host, self.request.model), set())",
+        'self.session.compat.setdefault((self.endpoint.host, ""), set())',
+        "a learnt adaptation applies to every model on the host",
+    ),
+    M(
+        "chat",
+        'if r.code and outcome == "complete":',
+        'if r.code and outcome != "incomplete":',
+        "the code of an interrupted --code answer is inserted",
+    ),
+    M(
+        "chat",
+        'if outcome == "complete":\n            self.cached.store',
+        'if outcome != "incomplete":\n            self.cached.store',
+        "an interrupted answer is recorded in the replay cache",
+    ),
+    M(
+        "chat",
+        'if outcome != "incomplete" and r.use_history and answers[0]:',
+        "if r.use_history and answers[0]:",
+        "a broken stream's partial answer is stored",
+    ),
+    M(
+        "chat",
+        'if outcome != "incomplete" and r.use_history and answers[0]:',
+        'if outcome != "incomplete" and answers[0]:',
+        "--no-history stores the turn",
+    ),
+    M(
+        "chat",
+        'if outcome != "incomplete" and r.use_history and answers[0]:',
+        'if outcome != "incomplete" and r.use_history:',
+        "an empty answer is stored",
+    ),
+    M(
+        "chat",
+        "            raise GPTMagicError(refusal)",
+        "            pass",
+        "token_budget is never enforced",
+    ),
+    M(
+        "chat",
+        "tokens=completion if r.n == 1 and completion else 0,",
+        "tokens=completion,",
+        "with -n the kept answer is charged every answer's tokens",
+    ),
+    M(
+        "chat",
+        "prompt_tokens = collected.usage.prompt_tokens if collected.usage else None",
+        "prompt_tokens = None",
+        "the server's prompt count is not used to measure the turn",
+    ),
+    M(
+        "chat",
+        "self.magic.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers",
+        "self.magic.shell.user_ns[r.out] = answers[0]",
+        "-o with -n stores only the first answer",
+    ),
+    M(
+        "chat",
+        'if r.out and outcome != "incomplete":',
+        "if r.out:",
+        "-o stores a broken stream's partial answer",
+    ),
+    M(
+        "chat",
+        "        if plan.dropped_turns:\n",
+        "        if False:\n",
+        "trimming the history is silent",
+    ),
+    M(
+        "chat",
+        '        if "length" in reasons:',
+        '        if "stop" in reasons:',
+        "an answer cut by max_tokens has no note",
+    ),
+    M(
+        "chat",
+        '        if outcome == "complete" and not collected.finished():',
+        "        if False:",
+        "a stream that ends without finishing counts as complete",
+    ),
+    M(
+        "chat",
+        "if r.n > 1 and len(answers) < r.n and",
+        "if r.n > 1 and len(answers) < r.n - 1 and",
+        "a server ignoring n is not reported",
+    ),
+    # -- describe: the caps of prompt renderings -----------------------------------------------
+    M("describe", "SERIES_ROWS = 20", "SERIES_ROWS = 10", "a Series shows fewer than 20 values"),
+    M(
+        "describe",
+        "shown = series.iloc[: max(options.rows, SERIES_ROWS)]",
+        "shown = series.iloc[: min(options.rows, SERIES_ROWS)]",
+        "a Series shows only context_rows",
+    ),
+    M("describe", "TABLE_COLUMNS = 12", "TABLE_COLUMNS = 10**6", "the 12-column table cap is gone"),
+    M(
+        "describe",
+        "LIST_COLUMNS = 50",
+        "LIST_COLUMNS = 10**6",
+        "every column of a huge frame is named",
+    ),
+    M("describe", "CELL_CHARS = 30", "CELL_CHARS = 300", "one long value floods the table"),
+    M(
+        "describe",
+        "    if len(text) <= max_chars:\n        return text",
+        "    if len(text) < max_chars:\n        return text",
+        "text of exactly the cap is cut",
+    ),
+    M(
+        "describe",
+        "    if rows <= STATS_SAMPLE:",
+        "    if rows < STATS_SAMPLE:",
+        "statistics sample a frame of exactly 10,000 rows",
+    ),
+    M(
+        "describe",
+        'if columns > TABLE_COLUMNS else ""',
+        'if columns >= TABLE_COLUMNS else ""',
+        "a 12-column frame is said to be cut",
+    ),
+]
+
+# Survivors that cannot be killed from outside: the behaviour is identical.
+EQUIVALENT: dict[str, str] = {}
+
+
+def key(m: Mutant) -> str:
+    return f"{m.module}: {m.bug}"
+
+
+def copy_repo(dest: Path) -> None:
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "__pycache__", ".ruff_cache", "artifacts", "node_modules"
+    )
+    for item in ROOT.iterdir():
+        if item.name in {".git", ".venv", ".ruff_cache"}:
+            continue
+        if item.is_dir():
+            shutil.copytree(item, dest / item.name, ignore=ignore)
+        else:
+            shutil.copy2(item, dest / item.name)
+
+
+def pytest(copy: Path, tests: tuple[str, ...], timeout: float) -> str:
+    """'passed', 'failed', 'timeout' or 'missing' (none of these files exists)."""
+    env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly"]
+    files = [f"tests/{name}" for name in tests if (copy / "tests" / name).exists()]
+    if not files:
+        return "missing"
+    command += files
+    try:
+        done = subprocess.run(
+            command, cwd=copy, env=env, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    return "passed" if done.returncode == 0 else "failed"
+
+
+def run_mutant(copy: Path, m: Mutant, timeout: float) -> str:
+    """'killed', 'survived' or 'stale'; the module is restored whatever happens."""
+    path = copy / "gptmagic" / f"{m.module}.py"
+    source = path.read_text(encoding="utf-8")
+    if source.count(m.original) != 1:
+        return "stale"
+    try:
+        path.write_text(source.replace(m.original, m.replacement), encoding="utf-8")
+        outcome = pytest(copy, m.tests or TESTS[m.module], timeout)
+    finally:
+        path.write_text(source, encoding="utf-8")
+    return {"passed": "survived", "missing": "stale"}.get(outcome, "killed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--module", action="append", help="only this module (repeatable)")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds per mutant")
+    parser.add_argument("--match", help="only mutants whose description contains this text")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.module or m.module in args.module]
+    chosen = [m for m in chosen if not args.match or args.match in m.bug]
+    if not chosen:
+        parser.error(f"no mutants for {args.module}; modules: {', '.join(TESTS)}")
+    if args.list:
+        for m in chosen:
+            found = (ROOT / "gptmagic" / f"{m.module}.py").read_text(encoding="utf-8")
+            stale = "" if found.count(m.original) == 1 else "  [stale]"
+            print(f"{key(m)}{stale}\n    - {m.original!r}\n    + {m.replacement!r}")
+        return 0
+
+    results: dict[str, dict[str, list[Mutant]]] = {}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="gptmagic-mutation-") as tmp:
+        copy = Path(tmp)
+        copy_repo(copy)
+        needed = sorted({t for m in chosen for t in (m.tests or TESTS[m.module])})
+        if pytest(copy, tuple(needed), args.timeout * 3) != "passed":
+            print("The unmutated tests fail; fix them first:", " ".join(needed))
+            return 2
+        for m in chosen:
+            outcome = run_mutant(copy, m, args.timeout)
+            results.setdefault(m.module, {}).setdefault(outcome, []).append(m)
+            print(f"{outcome:8}  {key(m)}", flush=True)
+
+    print(f"\n{'module':13} killed  survived  stale  kill rate")
+    totals = {"killed": 0, "survived": 0, "core_killed": 0, "core_counted": 0}
+    for module, by in results.items():
+        killed, survived = len(by.get("killed", [])), len(by.get("survived", []))
+        counted = killed + survived
+        rate = f"{100 * killed / counted:.0f} %" if counted else "-"
+        print(f"{module:13} {killed:6}  {survived:8}  {len(by.get('stale', [])):5}  {rate:>9}")
+        totals["killed"] += killed
+        totals["survived"] += survived
+        if module in CORE:
+            totals["core_killed"] += killed
+            totals["core_counted"] += counted
+    counted = totals["killed"] + totals["survived"]
+    if counted:
+        print(
+            f"{'all':13} {totals['killed']:6}  {totals['survived']:8}  "
+            f"{'':5}  {100 * totals['killed'] / counted:7.0f} %"
+        )
+    if totals["core_counted"]:
+        rate = 100 * totals["core_killed"] / totals["core_counted"]
+        print(
+            f"core modules: {totals['core_killed']}/{totals['core_counted']} killed ({rate:.0f} %)"
+        )
+    survivors = [m for by in results.values() for m in by.get("survived", [])]
+    if survivors:
+        print("\nSurvivors:")
+        for m in survivors:
+            why = EQUIVALENT.get(key(m), "not explained: write a test that kills it")
+            print(f"  {key(m)}\n      {why}")
+    stale = [m for by in results.values() for m in by.get("stale", [])]
+    if stale:
+        print("\nStale (snippet not found exactly once; update it):")
+        for m in stale:
+            print(f"  {key(m)}: {m.original!r}")
+    print(f"\n{len(chosen)} mutants in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
