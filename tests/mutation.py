@@ -46,9 +46,9 @@ class Mutant:
 TESTS = {
     "chat": ("test_chat.py", "test_reliability.py", "test_codecells.py", "test_cache.py"),
     "conversation": ("test_unit_conversation.py", "test_chat.py"),
-    "retrying": ("test_unit_retrying.py", "test_reliability.py"),
+    "retrying": ("test_retrying.py", "test_reliability.py"),
     "errors": ("test_unit_errors.py", "test_reliability.py", "test_secrets.py", "test_chat.py"),
-    "usage": ("test_unit_usage.py", "test_chat.py", "test_commands.py"),
+    "usage": ("test_unit_usage.py", "test_usage.py", "test_chat.py", "test_commands.py"),
     "context": ("test_unit_context.py", "test_context.py", "test_secrets.py"),
     "cache": ("test_unit_cache.py", "test_cache.py"),
     "codecells": ("test_unit_codecells.py", "test_codecells.py"),
@@ -136,14 +136,14 @@ MUTANTS = [
     # -- retrying: what is retried, how long it waits ------------------------------------------
     M(
         "retrying",
-        "RETRY_STATUSES = {408, 409, 429,",
-        "RETRY_STATUSES = {409, 429,",
+        "RETRY_STATUSES = {408, 409, 429}",
+        "RETRY_STATUSES = {409, 429}",
         "408 (request timeout) is not retried",
     ),
     M(
         "retrying",
-        "RETRY_STATUSES = {408, 409, 429,",
-        "RETRY_STATUSES = {408, 429,",
+        "RETRY_STATUSES = {408, 409, 429}",
+        "RETRY_STATUSES = {408, 429}",
         "409 (conflict) is not retried",
     ),
     M(
@@ -154,8 +154,8 @@ MUTANTS = [
     ),
     M(
         "retrying",
-        'if error_field(exc, "code") == "insufficient_quota":\n            return False',
-        'if error_field(exc, "code") == "quota":\n            return False',
+        'if error_field(exc, "code") == "insufficient_quota":\n        return False',
+        'if error_field(exc, "code") == "quota":\n        return False',
         "an exhausted quota is retried",
     ),
     M(
@@ -166,8 +166,8 @@ MUTANTS = [
     ),
     M(
         "retrying",
-        "return float(ms) / 1000",
-        "return float(ms)",
+        "return seconds / 1000",
+        "return seconds",
         "retry-after-ms is read as seconds",
     ),
     M(
@@ -177,6 +177,7 @@ MUTANTS = [
         "the 60 s cap on a server's wait is gone",
     ),
     M("retrying", "MAX_WAIT = 60.0", "MAX_WAIT = 600.0", "the cap is ten minutes"),
+    M("retrying", "NEVER_RETRY = {501, 505}", "NEVER_RETRY = {501}", "505 is retried"),
     M(
         "retrying",
         "    asked = retry_after(exc)\n",
@@ -185,8 +186,8 @@ MUTANTS = [
     ),
     M(
         "retrying",
-        "min(0.5 * 2**attempt, 8.0)",
-        "min(0.5 * 2**attempt, 16.0)",
+        "min(0.5 * 2.0 ** min(attempt, 16), 8.0)",
+        "min(0.5 * 2.0 ** min(attempt, 16), 16.0)",
         "back-off grows past 8 s",
     ),
     M(
@@ -215,27 +216,27 @@ MUTANTS = [
     ),
     M(
         "retrying",
-        "return max(0.0, parsed.timestamp() - time.time())",
-        "return parsed.timestamp() - time.time()",
+        "return max(0.0, date.timestamp() - (time.time() if now is None else now))",
+        "return date.timestamp() - (time.time() if now is None else now)",
         "a Retry-After date in the past gives a negative wait",
     ),
     # -- errors: one line, the right cause, no secret ------------------------------------------
     M(
         "errors",
-        'text = text.replace(secret, "***")',
-        'text = text.replace(secret, "***", 1)',
+        'text = re.sub("|".join(map(re.escape, forms)), "***", text)',
+        'text = re.sub("|".join(map(re.escape, forms)), "***", text, count=1)',
         "only the first occurrence of the key is masked",
     ),
     M(
         "errors",
-        "if secret and len(secret) >= 4:",
-        "if secret and len(secret) > 4:",
+        "    if len(value) < 4:",
+        "    if len(value) <= 4:",
         "four-character secrets are shown",
     ),
     M(
         "errors",
-        "return redact(_explain(exc, host, model, timeout, attempts, what), secrets)",
-        "return _explain(exc, host, model, timeout, attempts, what)",
+        "return redact(_explain(exc, host, model, timeout, attempts, what, facts), secrets)",
+        "return _explain(exc, host, model, timeout, attempts, what, facts)",
         "an error line echoing the key is shown unmasked",
     ),
     M(
@@ -246,8 +247,10 @@ MUTANTS = [
     ),
     M(
         "errors",
-        "max(60, int(timeout * 2))",
-        "max(60, int(timeout))",
+        'f"No answer from {host} within {timeout:g} s{retried} (timeout). "\n'
+        '            f"Raise it with %config GPTMagic.timeout = {max(60, int(timeout * 2))}',
+        'f"No answer from {host} within {timeout:g} s{retried} (timeout). "\n'
+        '            f"Raise it with %config GPTMagic.timeout = {max(60, int(timeout))}',
         "the suggested timeout does not grow",
     ),
     M(
@@ -290,32 +293,32 @@ MUTANTS = [
     ),
     M(
         "usage",
-        "        self.records.clear()\n        self.total = Usage()",
-        "        self.records.clear()",
+        "self.total, self.estimated, self.replayed = Usage(), 0, Usage()",
+        "self.estimated, self.replayed = 0, Usage()",
         "%gpt usage --reset leaves the total (and the budget block) in place",
     ),
     M(
         "usage",
-        "        self.records.clear()\n        self.total = Usage()",
-        "        self.total = Usage()",
+        "        self.records.clear()\n        self.total, self.estimated",
+        "        self.total, self.estimated",
         "%gpt usage --reset keeps the per-answer rows",
     ),
     M(
         "usage",
-        "        if record.usage is not None:\n            self.total = self.total + record.usage",
-        "        self.total = self.total + (record.usage or Usage(0, 0, record.estimated_tokens))",
+        "if self.usage is None and self.status in CUT_SHORT:",
+        "if self.usage is None:",
         "estimates of unreported usage are added to the kernel total",
     ),
     M(
         "usage",
-        'total = get("total_tokens") or prompt + completion',
-        'total = get("total_tokens") or 0',
+        'total = max(found.get("total_tokens") or 0, prompt + completion)',
+        'total = found.get("total_tokens") or 0',
         "a usage without total_tokens counts zero",
     ),
     M(
         "usage",
-        'get("prompt_tokens") or get("input_tokens") or 0',
-        'get("prompt_tokens") or 0',
+        'prompt = found.get("prompt_tokens") or found.get("input_tokens") or 0',
+        'prompt = found.get("prompt_tokens") or 0',
         "image usage (input_tokens) is not counted",
     ),
     M(
@@ -326,8 +329,8 @@ MUTANTS = [
     ),
     M(
         "usage",
-        "sum(1 for r in self.records if r.usage is None)",
-        "sum(1 for r in self.records if r.usage is not None)",
+        "r.usage is None and r.status not in (*CUT_SHORT",
+        "r.usage is not None and r.status not in (*CUT_SHORT",
         "the wrong answers are said to have no reported usage",
     ),
     M(
@@ -335,6 +338,18 @@ MUTANTS = [
         "| **kernel** | | | **{t.prompt_tokens:,}**",
         "| **kernel** | | | **{t.total_tokens:,}**",
         "the table's total row shows the wrong figure",
+    ),
+    M(
+        "usage",
+        'if record.status == "replayed":\n            self.replayed',
+        "if False:\n            self.replayed",
+        "replayed answers are not shown apart",
+    ),
+    M(
+        "usage",
+        "return max(int(value), 0)",
+        "return int(value)",
+        "a negative count lowers the total",
     ),
     # -- context: what a {name} may read, what is left as typed --------------------------------
     M(
@@ -384,7 +399,7 @@ MUTANTS = [
     ),
     M(
         "context",
-        "lambda value, label: redact(describe(value, label, options), secrets),",
+        "lambda value, label: redact(describe(value, label, options), secrets, urls=False),",
         "lambda value, label: describe(value, label, options),",
         "{os.environ} carries the key into the prompt",
     ),
@@ -403,8 +418,8 @@ MUTANTS = [
     ),
     M(
         "cache",
-        "self.file.append(redact(json.dumps(record, ensure_ascii=False), self.secrets))",
-        "self.file.append(json.dumps(record, ensure_ascii=False))",
+        "redact(json.dumps(record, ensure_ascii=False), self.secrets, urls=False)",
+        "json.dumps(record, ensure_ascii=False)",
         "an answer echoing the key is written to the replay cache unmasked",
     ),
     M(
@@ -581,8 +596,8 @@ MUTANTS = [
     # -- chat: one cell from prompt to stored turn ---------------------------------------------
     M(
         "chat",
-        "                answers[0],\n                tokens=",
-        "                answers[-1],\n                tokens=",
+        "kept = next((i for i, a in enumerate(answers) if a.strip()), None)",
+        "kept = next((i for i, a in reversed(list(enumerate(answers))) if a.strip()), None)",
         "-n 2 keeps the last answer in the history, not the first",
     ),
     M(
@@ -605,21 +620,21 @@ MUTANTS = [
     ),
     M(
         "chat",
-        'if outcome != "incomplete" and r.use_history and answers[0]:',
-        "if r.use_history and answers[0]:",
+        'usable = outcome in ("complete", "interrupted") and kept is not None',
+        'usable = outcome != "empty" and kept is not None',
         "a broken stream's partial answer is stored",
     ),
     M(
         "chat",
-        'if outcome != "incomplete" and r.use_history and answers[0]:',
-        'if outcome != "incomplete" and answers[0]:',
+        "        if usable and r.use_history:",
+        "        if usable:",
         "--no-history stores the turn",
     ),
     M(
         "chat",
-        'if outcome != "incomplete" and r.use_history and answers[0]:',
-        'if outcome != "incomplete" and r.use_history:',
-        "an empty answer is stored",
+        'if outcome == "complete" and not any(a.strip() for a in answers):',
+        "if False:",
+        "an empty answer passes as a complete one",
     ),
     M(
         "chat",
@@ -629,8 +644,8 @@ MUTANTS = [
     ),
     M(
         "chat",
-        "tokens=completion if r.n == 1 and completion else 0,",
-        "tokens=completion,",
+        "exact = bool(completion and r.n == 1)",
+        "exact = bool(completion)",
         "with -n the kept answer is charged every answer's tokens",
     ),
     M(
@@ -647,8 +662,8 @@ MUTANTS = [
     ),
     M(
         "chat",
-        'if r.out and outcome != "incomplete":',
-        "if r.out:",
+        "        if r.out and usable:",
+        "        if r.out and kept is not None:",
         "-o stores a broken stream's partial answer",
     ),
     M(
@@ -659,8 +674,8 @@ MUTANTS = [
     ),
     M(
         "chat",
-        '        if "length" in reasons:',
-        '        if "stop" in reasons:',
+        'if "length" in reasons and outcome != "empty":',
+        'if "stop" in reasons and outcome != "empty":',
         "an answer cut by max_tokens has no note",
     ),
     M(
@@ -674,6 +689,13 @@ MUTANTS = [
         "if r.n > 1 and len(answers) < r.n and",
         "if r.n > 1 and len(answers) < r.n - 1 and",
         "a server ignoring n is not reported",
+    ),
+    M(
+        "chat",
+        "answers = [redact(a, known_secrets(session), urls=False) for a in collected.answers()]",
+        "answers = collected.answers()",
+        "an answer echoing the key is shown and kept",
+        ("test_secrets.py",),
     ),
     # -- describe: the caps of prompt renderings -----------------------------------------------
     M("describe", "SERIES_ROWS = 20", "SERIES_ROWS = 10", "a Series shows fewer than 20 values"),

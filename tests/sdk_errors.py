@@ -6,15 +6,11 @@ by status), so a pure function given one of them sees exactly what it sees in a 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import openai
 
-try:  # the transport the installed SDK uses
-    http = importlib.import_module("httpx2")
-except ImportError:  # pragma: no cover - older SDKs
-    http = importlib.import_module("httpx")
+from gptmagic.transport import http_library
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
 
@@ -30,14 +26,14 @@ BY_STATUS = {
 
 
 def request() -> Any:
-    return http.Request("POST", URL)
+    return http_library().Request("POST", URL)
 
 
 def status_error(
     status: int, headers: dict[str, str] | None = None, body: Any = None, message: str = ""
 ) -> openai.APIStatusError:
     """The exception the SDK raises for an HTTP ``status`` answer with these headers/body."""
-    response = http.Response(status, headers=headers or {}, request=request())
+    response = http_library().Response(status, headers=headers or {}, request=request())
     cls = BY_STATUS.get(status, openai.InternalServerError if status >= 500 else None)
     cls = cls or openai.APIStatusError
     return cls(message or f"Error code: {status}", response=response, body=body)

@@ -13,6 +13,7 @@ import math
 import openai
 import pytest
 
+from gptmagic import retrying
 from gptmagic.retrying import MAX_WAIT, backoff, call_with_retries, is_retryable, retry_after
 from gptmagic.transport import http_library
 
@@ -110,6 +111,42 @@ def test_the_backoff_doubles_with_jitter_of_a_quarter(attempt, base):
 @pytest.mark.parametrize("attempt", [5, 50, 5000])
 def test_the_backoff_stops_growing_at_eight_seconds(attempt):
     assert 6.0 <= backoff(attempt, status_error(503)) <= 10.0
+
+
+@pytest.fixture
+def jitter(monkeypatch):
+    """Pin ``random.random()`` (the back-off's jitter) to a chosen value; 0.5 is a factor of 1."""
+
+    def pin(value: float) -> None:
+        monkeypatch.setattr(retrying.random, "random", lambda: value)
+
+    pin(0.5)
+    return pin
+
+
+@pytest.mark.parametrize(
+    ("attempt", "seconds"), [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 8.0), (9, 8.0)]
+)
+def test_the_backoff_is_exactly_half_a_second_doubled_up_to_eight(jitter, attempt, seconds):
+    assert backoff(attempt, status_error(503)) == seconds
+
+
+@pytest.mark.parametrize(("value", "factor"), [(0.0, 0.75), (0.5, 1.0), (1.0, 1.25)])
+def test_the_jitter_is_exactly_plus_or_minus_a_quarter(jitter, value, factor):
+    jitter(value)
+    assert backoff(2, openai.APIConnectionError(request=request())) == 2.0 * factor
+    assert backoff(6, openai.APITimeoutError(request=request())) == 8.0 * factor
+
+
+@pytest.mark.parametrize("value", [0.0, 0.999])
+def test_the_servers_wait_is_not_jittered(jitter, value):
+    jitter(value)
+    assert backoff(3, status_error(429, {"retry-after-ms": "1500"})) == 1.5
+
+
+@pytest.mark.parametrize(("value", "wait"), [("59.5", 59.5), ("60", 60.0), ("61", 60.0)])
+def test_the_cap_starts_at_exactly_sixty_seconds(value, wait):
+    assert backoff(0, status_error(429, {"retry-after": value})) == wait
 
 
 # -- is_retryable: what is worth another try --------------------------------------------------
@@ -227,3 +264,20 @@ def test_the_servers_wait_is_slept_and_shown():
 def test_a_long_wait_is_capped_in_the_sleep_and_the_line():
     _, waits, notes = run_script(Script(status_error(503, {"retry-after": "86400"})), 1)
     assert waits == [60.0] and "retrying in 60 s" in notes[0]
+
+
+def test_each_wait_is_what_that_answer_asked_for(jitter):
+    script = Script(status_error(429, {"retry-after": "3"}), status_error(503))
+    result, waits, notes = run_script(script, max_retries=2)
+    assert result == "ok" and script.calls == 3
+    assert waits == [3.0, 1.0]  # the server's wait, then the back-off of the second retry
+    assert notes == [
+        "h answered 429; retrying in 3 s (retry 1 of 2)…",
+        "h answered 503; retrying in 1 s (retry 2 of 2)…",
+    ]
+
+
+def test_connection_failures_wait_the_backoff_of_each_retry(jitter):
+    down = [openai.APIConnectionError(request=request()) for _ in range(3)]
+    result, waits, _ = run_script(Script(*down), max_retries=3)
+    assert result == "ok" and waits == [0.5, 1.0, 2.0]

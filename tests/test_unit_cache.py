@@ -94,7 +94,9 @@ def test_a_replay_or_a_hit_is_never_recorded_again(tmp_path):
 def test_records_appended_by_another_writer_are_indexed_from_where_reading_stopped(tmp_path):
     path = tmp_path / "c.jsonl"
     reader, writer = CacheFile(path), CacheFile(path)
-    record = {"key": "a", "kind": "chat", "host": "h", "request": REQUEST, "answer": {}}
+    answer = chat_answer(["x"], ["stop"], None, "m")
+    record = {"key": "a", "kind": "chat", "host": "h", "created": "now", "request": REQUEST}
+    record["answer"] = answer
     writer.append(json.dumps(record))
     assert reader.get("a")["key"] == "a" and reader.parsed_lines == 1
     writer.append(json.dumps({**record, "key": "b"}))

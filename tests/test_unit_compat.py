@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gptmagic.compat import (
     DROP_TEMPERATURE,
     DROP_TOP_P,
@@ -12,6 +11,7 @@ from gptmagic.compat import (
     adaptation_for,
     chat_body,
 )
+
 from tests.sdk_errors import bad_request, status_error
 
 MESSAGES = [{"role": "user", "content": "hi"}]

@@ -75,7 +75,8 @@ def test_connection_failure_names_the_host_and_the_attempts():
     ],
 )
 def test_each_status_gets_its_own_line(status, start):
-    exc = status_error(status, body={"error": {"message": "denied"}})
+    code = "model_not_found" if status == 404 else None
+    exc = status_error(status, body={"error": {"message": "denied", "code": code}})
     assert explained(exc).startswith(start)
 
 

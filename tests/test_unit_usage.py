@@ -9,7 +9,7 @@ def ledger(*totals: int | None) -> UsageLedger:
     book = UsageLedger()
     for total in totals:
         usage = None if total is None else Usage(total - 1, 1, total)
-        book.add(UsageRecord("chat", "m", usage, estimated_tokens=50))
+        book.add(UsageRecord("chat", "m", usage, estimate=Usage(40, 10, 50)))
     return book
 
 
@@ -40,35 +40,40 @@ def test_reset_zeroes_the_total_and_lifts_the_refusal():
     assert book.budget_refusal(100) is None
 
 
-def test_unreported_usage_is_not_added_to_the_total():
+def test_unreported_usage_of_a_complete_answer_is_not_added_to_the_total():
     book = ledger(30, None, None)
-    assert book.total == Usage(29, 1, 30) and book.unreported == 2
+    assert book.total == Usage(29, 1, 30) and book.unreported == 2 and book.estimated == 0
+
+
+def test_a_cut_short_answer_counts_its_estimate_and_says_so():
+    book = ledger(30)
+    book.add(UsageRecord("chat", "m", None, estimate=Usage(40, 10, 50), status="interrupted"))
+    assert book.total == Usage(69, 11, 80) and book.estimated == 50 and book.unreported == 0
+    assert book.total_line() == "80 (≈50 of them estimated)"
+
+
+def test_a_replayed_answer_is_not_billed():
+    book = ledger(30)
+    book.add(UsageRecord("chat", "m", Usage(5, 5, 10), status="replayed"))
+    assert book.total == Usage(29, 1, 30) and book.replayed == Usage(5, 5, 10)
 
 
 def test_totals_add_each_field():
     assert Usage(1, 2, 3) + Usage(10, 20, 30) == Usage(11, 22, 33)
 
 
-def test_usage_is_read_in_chat_and_images_naming():
-    assert Usage.from_api({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 9}) == (
-        Usage(3, 4, 9)
-    )
-    assert Usage.from_api({"input_tokens": 5, "output_tokens": 272}) == Usage(5, 272, 277)
-    assert Usage.from_api(None) is None
-
-
 def test_the_table_has_each_answer_and_the_kernel_total():
     book = UsageLedger()
     book.add(UsageRecord("chat", "gpt-a", Usage(1200, 34, 1234)))
     book.add(UsageRecord("image", "img-b", Usage(5, 272, 277)))
-    book.add(UsageRecord("chat", "local", None, estimated_tokens=17))
+    book.add(UsageRecord("chat", "local", None, estimate=Usage(10, 7, 17)))
     assert book.to_markdown().splitlines() == [
-        "| # | kind | model | prompt | completion | total |",
-        "|---|---|---|--:|--:|--:|",
-        "| 1 | chat | gpt-a | 1,200 | 34 | 1,234 |",
-        "| 2 | image | img-b | 5 | 272 | 277 |",
-        "| 3 | chat | local | – | – | not reported (≈17 est.) |",
-        "| **kernel** | | | **1,205** | **306** | **1,511** |",
+        "| # | kind | model | prompt | completion | total | |",
+        "|---|---|---|--:|--:|--:|---|",
+        "| 1 | chat | gpt-a | 1,200 | 34 | 1,234 |  |",
+        "| 2 | image | img-b | 5 | 272 | 277 |  |",
+        "| 3 | chat | local | – | – | – | not reported by the server (≈17 est., not counted) |",
+        "| **kernel** | | | **1,205** | **306** | **1,511** |  |",
         "",
         "1 answer(s) came from a server that reports no usage; they are not in the total.",
     ]
