@@ -44,7 +44,13 @@ class Mutant:
 
 # Unit tests first: with -x most mutants die in well under a second.
 TESTS = {
-    "chat": ("test_chat.py", "test_reliability.py", "test_codecells.py", "test_cache.py"),
+    "chat": (
+        "test_chat.py",
+        "test_reliability.py",
+        "test_outcomes.py",
+        "test_codecells.py",
+        "test_cache.py",
+    ),
     "conversation": ("test_unit_conversation.py", "test_chat.py"),
     "retrying": ("test_retrying.py", "test_reliability.py"),
     "errors": ("test_unit_errors.py", "test_reliability.py", "test_secrets.py", "test_chat.py"),
