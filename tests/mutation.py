@@ -35,11 +35,18 @@ CORE += ("compat",)
 
 @dataclass(frozen=True)
 class Mutant:
-    module: str  # gptmagic/<module>.py
+    module: str  # gptmagic/<module>.py, or where PATHS says it moved
     original: str  # must occur exactly once in the module
     replacement: str
     bug: str  # the promise it breaks
     tests: tuple[str, ...] = ()  # test files to run; default: TESTS[module]
+
+
+PATHS = {"compat": "backends/chat_completions.py"}
+
+
+def source_path(root: Path, module: str) -> Path:
+    return root / "gptmagic" / PATHS.get(module, f"{module}.py")
 
 
 # Unit tests first: with -x most mutants die in well under a second.
@@ -58,7 +65,7 @@ TESTS = {
     "context": ("test_unit_context.py", "test_context.py", "test_secrets.py"),
     "cache": ("test_unit_cache.py", "test_cache.py"),
     "codecells": ("test_unit_codecells.py", "test_codecells.py"),
-    "compat": ("test_unit_compat.py", "test_reliability.py"),
+    "compat": ("test_unit_chat_completions.py", "test_reliability.py"),
     "describe": ("test_unit_describe.py", "test_context.py"),
 }
 
@@ -286,8 +293,8 @@ MUTANTS = [
     ),
     M(
         "errors",
-        "raise UsageError(str(exc)) from None",
-        "raise",
+        "            raise kind(str(exc)) from None",
+        "            raise",
         "expected failures print a traceback instead of one line",
     ),
     # -- usage: the kernel total and the budget ------------------------------------------------
@@ -399,8 +406,8 @@ MUTANTS = [
     M("context", "key = int(literal) if", "key = literal if", "{xs[-1]} reads a string key"),
     M(
         "context",
-        'before = "" if start == 0 or text[start - 1] == "\\n" else "\\n"',
-        'before = ""',
+        'lead = "\\n" * (2 - len(before) + len(before.rstrip("\\n"))) if before else ""',
+        'lead = ""',
         "a table inserted mid-line is glued to the text before it",
     ),
     M(
@@ -478,8 +485,8 @@ MUTANTS = [
     ),
     M(
         "cache",
-        '"messages": body["messages"],',
-        '"messages": body["messages"][-1:],',
+        '"messages": messages,\n        "parameters"',
+        '"messages": messages[-1:],\n        "parameters"',
         "a recording is replayed after a different conversation",
     ),
     M(
@@ -545,8 +552,8 @@ MUTANTS = [
     ),
     M(
         "codecells",
-        "magic.shell.set_next_input(code, replace=False)",
-        "magic.shell.set_next_input(code, replace=True)",
+        "ctx.shell.set_next_input(code, replace=False)",
+        "ctx.shell.set_next_input(code, replace=True)",
         "the --code cell itself is replaced by the code",
     ),
     # -- compat: the body sent, adapted per (host, model) --------------------------------------
@@ -608,8 +615,8 @@ MUTANTS = [
     ),
     M(
         "chat",
-        "self.session.compat.setdefault((self.endpoint.host, self.request.model), set())",
-        'self.session.compat.setdefault((self.endpoint.host, ""), set())',
+        "key = (self.endpoint.host, self.request.model, self.backend.name)",
+        'key = (self.endpoint.host, "", self.backend.name)',
         "a learnt adaptation applies to every model on the host",
     ),
     M(
@@ -662,8 +669,8 @@ MUTANTS = [
     ),
     M(
         "chat",
-        "self.magic.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers",
-        "self.magic.shell.user_ns[r.out] = answers[0]",
+        "user_ns[r.out] = answers[0] if r.n == 1 else answers",
+        "user_ns[r.out] = answers[0]",
         "-o with -n stores only the first answer",
     ),
     M(
@@ -779,8 +786,8 @@ def pytest(copy: Path, tests: tuple[str, ...], timeout: float) -> str:
 
 def run_mutant(copy: Path, m: Mutant, timeout: float) -> str:
     """'killed', 'survived' or 'stale'; the module is restored whatever happens."""
-    path = copy / "gptmagic" / f"{m.module}.py"
-    source = path.read_text(encoding="utf-8")
+    path = source_path(copy, m.module)
+    source = path.read_text(encoding="utf-8") if path.exists() else ""
     if source.count(m.original) != 1:
         return "stale"
     try:
@@ -804,7 +811,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no mutants for {args.module}; modules: {', '.join(TESTS)}")
     if args.list:
         for m in chosen:
-            found = (ROOT / "gptmagic" / f"{m.module}.py").read_text(encoding="utf-8")
+            path = source_path(ROOT, m.module)
+            found = path.read_text(encoding="utf-8") if path.exists() else ""
             stale = "" if found.count(m.original) == 1 else "  [stale]"
             print(f"{key(m)}{stale}\n    - {m.original!r}\n    + {m.replacement!r}")
         return 0

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from gptmagic import cache
+from gptmagic.backends.events import Delta, Finish, Reported
 from gptmagic.cache import (
     CacheFile,
     Lookup,
@@ -16,7 +17,6 @@ from gptmagic.cache import (
     chat_events,
     request_key,
 )
-from gptmagic.client import Delta, Finish, Reported
 from gptmagic.usage import Usage
 
 REQUEST = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "parameters": {}}

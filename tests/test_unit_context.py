@@ -92,6 +92,7 @@ def test_double_braces_are_literal():
     assert render("{'a': {'b': 1}}") == "{'a': {'b': 1}}"
 
 
-def test_a_multi_line_rendering_goes_on_lines_of_its_own():
-    text = interpolate("see {x} now", NAMESPACE, lambda value, label: "| a |\n| b |")
-    assert text == "see \n| a |\n| b |\n now"
+def test_a_multi_line_rendering_is_a_block_with_a_blank_line_around_it():
+    table = lambda value, label: "| a |\n| b |"  # noqa: E731
+    assert interpolate("see {x} now", NAMESPACE, table) == "see \n\n| a |\n| b |\n\n now"
+    assert interpolate("see\n\n{x}", NAMESPACE, table) == "see\n\n| a |\n| b |"

@@ -1,9 +1,10 @@
-"""compat.py: request bodies with only what was set, adapted to what a model accepts."""
+"""backends/chat_completions.py: request bodies with only what was set, in the accepted form."""
 
 from __future__ import annotations
 
 import pytest
-from gptmagic.compat import (
+
+from gptmagic.backends.chat_completions import (
     DROP_TEMPERATURE,
     DROP_TOP_P,
     NO_STREAM_OPTIONS,
@@ -11,7 +12,6 @@ from gptmagic.compat import (
     adaptation_for,
     chat_body,
 )
-
 from tests.sdk_errors import bad_request, status_error
 
 MESSAGES = [{"role": "user", "content": "hi"}]
