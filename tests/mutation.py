@@ -3,6 +3,7 @@
     python tests/mutation.py                      # every module
     python tests/mutation.py --module retrying    # one module (repeat --module for more)
     python tests/mutation.py --list               # the mutants, without running anything
+    python tests/mutation.py --match "oldest" --tests test_chat.py   # does this file kill it?
 
 Each mutant replaces one exact snippet of a module with a bug that breaks a promise of the
 README. It is applied to a temporary copy of the repository (never to the working tree), and
@@ -19,6 +20,7 @@ killed, and why.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -803,10 +805,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", action="append", help="only this module (repeatable)")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per mutant")
     parser.add_argument("--match", help="only mutants whose description contains this text")
+    parser.add_argument("--tests", nargs="+", help="run these test files instead (e.g. one)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.module or m.module in args.module]
     chosen = [m for m in chosen if not args.match or args.match in m.bug]
+    if args.tests:
+        chosen = [dataclasses.replace(m, tests=tuple(args.tests)) for m in chosen]
     if not chosen:
         parser.error(f"no mutants for {args.module}; modules: {', '.join(TESTS)}")
     if args.list:
