@@ -487,8 +487,8 @@ MUTANTS = [
     ),
     M(
         "cache",
-        '"messages": messages,\n        "parameters"',
-        '"messages": messages[-1:],\n        "parameters"',
+        '"messages": hashed_images(messages),',
+        '"messages": hashed_images(messages[-1:]),',
         "a recording is replayed after a different conversation",
     ),
     M(
@@ -629,8 +629,8 @@ MUTANTS = [
     ),
     M(
         "chat",
-        'if outcome == "complete":\n            self.cached.store',
-        'if outcome != "incomplete":\n            self.cached.store',
+        '        if outcome == "complete":\n            rounds = ',
+        '        if outcome != "incomplete":\n            rounds = ',
         "an interrupted answer is recorded in the replay cache",
     ),
     M(
@@ -653,19 +653,21 @@ MUTANTS = [
     ),
     M(
         "chat",
+        "        if refusal := session.usage.budget_refusal(self.settings.token_budget):\n"
         "            raise GPTMagicError(refusal)",
+        "        if refusal := session.usage.budget_refusal(self.settings.token_budget):\n"
         "            pass",
         "token_budget is never enforced",
     ),
     M(
         "chat",
-        "exact = bool(completion and r.n == 1)",
-        "exact = bool(completion)",
+        "exact = bool(completion and r.n == 1 and not self.rounds)",
+        "exact = bool(completion and not self.rounds)",
         "with -n the kept answer is charged every answer's tokens",
     ),
     M(
         "chat",
-        "prompt_tokens = collected.usage.prompt_tokens if collected.usage else None",
+        "prompt_tokens = first.prompt_tokens if first else None",
         "prompt_tokens = None",
         "the server's prompt count is not used to measure the turn",
     ),
