@@ -7,13 +7,14 @@ subcommand gets IPython's one-line usage errors.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import export
-from .apikey import KEY_ENV, env_key, key_and_source, known_secrets, prompt_key
+from .apikey import KEY_ENV, TYPED, env_key, key_and_source, known_secrets, prompt_key
 from .arguments import parse
 from .errors import GPTMagicError
 from .render import show_markdown
@@ -50,12 +51,27 @@ def status(ctx: CellContext, args: Any) -> None:
     endpoint = ctx.endpoint
     conv, usage = ctx.session.conversation, ctx.session.usage
     cache = f" · cache {ctx.settings.cache_mode} {ctx.settings.cache}" if ctx.settings.cache else ""
-    source = key_and_source(ctx.session, endpoint.host)[1]  # where from, never the key
+    source = key_source(ctx)  # where from, never the key
+    via = "" if ctx.settings.api == "chat" else f" ({ctx.settings.api} API)"
+    via += "" if endpoint.provider == "openai" else f" via {endpoint.provider}"
     print(
-        f"gptmagic: model {ctx.settings.model} at {endpoint.host} · conversation {len(conv.turns)} "
+        f"gptmagic: model {ctx.settings.model}{via} at {endpoint.host} · conversation "
+        f"{len(conv.turns)} "
         f"turn(s), ≈{conv.tokens:,} tokens · kernel usage {usage.total.total_tokens:,} tokens · "
         f"key {source}{cache}.  Chat with %%gpt; %gpt? lists subcommands."
     )
+
+
+def key_source(ctx: CellContext) -> str:
+    """Where the key sent comes from, in words: OpenAI's key, or another provider's."""
+    if ctx.endpoint.provider == "openai":
+        return key_and_source(ctx.session, ctx.endpoint.host)[1]
+    if ctx.session.typed_key is not None:
+        return TYPED
+    from .backends import secret_variables
+
+    found = [name for name in secret_variables(ctx.endpoint.provider) if os.environ.get(name)]
+    return f"from {found[0]}" if found else "not set"
 
 
 @subcommand("reset")

@@ -195,3 +195,18 @@ def test_auto_picks_azure_only_for_an_azure_host():
     assert (azure.provider, other.provider) == ("azure", "openai")
     forced = Endpoint.resolve("http://127.0.0.1:9/v1", "", 60, provider="azure")
     assert forced.provider == "azure"
+
+
+def test_status_names_the_api_and_the_provider_and_its_key_variable(azure_shell, capsys):
+    run(azure_shell, "%config GPTMagic.api = 'responses'")
+    capsys.readouterr()
+    run(azure_shell, "%gpt")
+    line = capsys.readouterr().out
+    assert "(responses API) via azure at 127.0.0.1:" in line
+    assert "key from AZURE_OPENAI_API_KEY" in line and KEY not in line
+
+
+def test_status_of_plain_chat_names_neither(shell, capsys):
+    run(shell, "%gpt")
+    line = capsys.readouterr().out
+    assert "API)" not in line and " via " not in line and "key from OPENAI_API_KEY" in line

@@ -43,9 +43,11 @@ PROVIDERS = {
 PROVIDER_NAMES = ("auto", "openai", *PROVIDERS)
 
 
-def secret_variables() -> tuple[str, ...]:
-    """Every provider's credential variables (masked wherever text is shown)."""
-    return tuple(name for entry in PROVIDERS.values() for name in entry[3])
+def secret_variables(provider: str | None = None) -> tuple[str, ...]:
+    """The credential variables of ``provider`` (default: every provider's), masked wherever
+    text is shown."""
+    entries = PROVIDERS.values() if provider is None else [PROVIDERS[provider]]
+    return tuple(name for entry in entries for name in entry[3])
 
 
 def _module(name: str) -> Any:
