@@ -140,6 +140,17 @@ class Collected:
         return bool(self.finishes) and all(i in self.finishes for i in self.texts)
 
 
+@dataclass
+class Outcome:
+    """What one cell's answer amounts to, as a plain value: shown, then recorded."""
+
+    answers: list[str]
+    reasons: list[str | None]
+    status: str  # complete, interrupted, incomplete or empty
+    cause: str  # why it is incomplete ("" otherwise)
+    kept: int | None  # the answer the history keeps (the first with text), if any
+
+
 class ChatCell:
     """Runs one chat request in ``ctx`` and keeps the kernel's state consistent."""
 
@@ -395,17 +406,37 @@ class ChatCell:
     def finish(
         self, plan: Plan, collected: Collected, outcome: str, cause: str, view: AnswerView
     ) -> None:
-        r, session = self.request, self.session
-        # A key echoed in an answer stays out of the output, history, variables and cache.
-        answers = [redact(a, known_secrets(session), urls=False) for a in collected.answers()]
+        """The end of a cell: its outcome as a plain value, shown, then recorded; the cell
+        fails unless the answer is complete."""
+        result = self.outcome(collected, outcome, cause)
+        record = self.usage_record(plan, collected, result.answers, result.status)
+        self.session.usage.add(record)
+        meta = self.present(result, collected, record, view)
+        self.record(plan, result, collected, meta)
+        self.raise_for(result.status, result.cause, result.kept, result.reasons[0])
+
+    def outcome(self, collected: Collected, status: str, cause: str) -> Outcome:
+        """What the stream amounts to: the answers (a key echoed in them masked, so it stays
+        out of the output, history, variables and cache), their finish reasons, the status
+        (an answer that finished with no text is ``empty``) and the answer the history keeps."""
+        secrets = known_secrets(self.session)
+        answers = [redact(a, secrets, urls=False) for a in collected.answers()]
         reasons = [collected.finishes.get(i) for i in range(len(answers))]
-        if outcome == "complete" and not any(a.strip() for a in answers):
-            outcome = "empty"  # finished, but nothing to show, keep or replay
-        kept = next((i for i, a in enumerate(answers) if a.strip()), None)  # the history's
-        record = self.usage_record(plan, collected, answers, outcome)
-        session.usage.add(record)
+        if status == "complete" and not any(a.strip() for a in answers):
+            status = "empty"  # finished, but nothing to show, keep or replay
+        kept = next((i for i, a in enumerate(answers) if a.strip()), None)
+        return Outcome(answers, reasons, status, cause, kept)
+
+    def present(
+        self, result: Outcome, collected: Collected, record: UsageRecord, view: AnswerView
+    ) -> dict[str, Any]:
+        """Notes, footer and provenance, shown as the cell's one final output; returns the
+        provenance (the history keeps it with the answer)."""
+        r, session = self.request, self.session
         self.notes += collected.notes
-        self.notes += self.outcome_notes(outcome, cause, answers, reasons, kept)
+        self.notes += self.outcome_notes(
+            result.status, result.cause, result.answers, result.reasons, result.kept
+        )
         if summary := reasoning_note(collected.reasoning, known_secrets(session)):
             self.notes.append(summary)
         footer = None
@@ -417,8 +448,8 @@ class ChatCell:
             host=self.endpoint.host,
             parameters=r.parameters(),
             usage=collected.usage,
-            finish_reasons=reasons,
-            status=outcome,
+            finish_reasons=result.reasons,
+            status=result.status,
             notes=self.notes,
             footer=footer,
             **calls,
@@ -426,35 +457,44 @@ class ChatCell:
         )
         if record.usage is None and record.counted is not None:
             meta["estimated_usage"] = record.counted.to_dict()
-        view.finish(answer_bundle(answers, self.notes, footer), {"gptmagic": meta})
-        usable = outcome in ("complete", "interrupted") and kept is not None
+        view.finish(answer_bundle(result.answers, self.notes, footer), {"gptmagic": meta})
+        return meta
+
+    def record(
+        self, plan: Plan, result: Outcome, collected: Collected, meta: dict[str, Any]
+    ) -> None:
+        """Keep what the outcome allows: the turn in the history, ``-o`` variables, ``--code``
+        cells, and (complete answers only) the replay cache."""
+        r, answers, kept = self.request, result.answers, result.kept
+        usable = result.status in ("complete", "interrupted") and kept is not None
         if usable and r.use_history:
-            completion = collected.usage.completion_tokens if collected.usage else 0
-            exact = bool(completion and r.n == 1 and not self.rounds)  # else: summed rounds
-            message = Message(
-                "assistant",
-                answers[kept],
-                tokens=completion if exact else 0,
-                tokens_exact=exact,
-                meta=meta,
-            )
-            # The first request's prompt count sizes the user message (None in a replay of
-            # tool rounds: the recorded usage is their sum).
-            first = self.first_usage if self.rounds else collected.usage
-            prompt_tokens = first.prompt_tokens if first else None
-            steps = [m for done in self.rounds for m in done.steps()]
-            session.conversation.commit(plan, message, prompt_tokens, steps)
+            self.commit(plan, answers[kept], collected, meta)
         if r.out and usable:
             self.ctx.shell.user_ns[r.out] = answers[0] if r.n == 1 else answers
-        if r.code and outcome == "complete":
+        if r.code and result.status == "complete":
             from .codecells import deliver
 
             deliver(self.ctx, text_of(r.prompt), answers[kept], r.out)
-        if outcome == "complete":
+        if result.status == "complete":
             rounds = [done.to_dict() for done in self.rounds]
-            answer = cache.chat_answer(answers, reasons, collected.usage, collected.model, rounds)
+            answer = cache.chat_answer(
+                answers, result.reasons, collected.usage, collected.model, rounds
+            )
             self.cached.store(answer)
-        self.raise_for(outcome, cause, kept, reasons[0])
+
+    def commit(self, plan: Plan, text: str, collected: Collected, meta: dict[str, Any]) -> None:
+        """Store the turn (with its tool steps) in the conversation."""
+        completion = collected.usage.completion_tokens if collected.usage else 0
+        exact = bool(completion and self.request.n == 1 and not self.rounds)  # else: summed
+        message = Message(
+            "assistant", text, tokens=completion if exact else 0, tokens_exact=exact, meta=meta
+        )
+        # The first request's prompt count sizes the user message (None in a replay of tool
+        # rounds: the recorded usage is their sum).
+        first = self.first_usage if self.rounds else collected.usage
+        prompt_tokens = first.prompt_tokens if first else None
+        steps = [m for done in self.rounds for m in done.steps()]
+        self.session.conversation.commit(plan, message, prompt_tokens, steps)
 
     def usage_record(
         self, plan: Plan, collected: Collected, answers: list[str], outcome: str

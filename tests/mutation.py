@@ -623,20 +623,20 @@ MUTANTS = [
     ),
     M(
         "chat",
-        'if r.code and outcome == "complete":',
-        'if r.code and outcome != "incomplete":',
+        'if r.code and result.status == "complete":',
+        'if r.code and result.status != "incomplete":',
         "the code of an interrupted --code answer is inserted",
     ),
     M(
         "chat",
-        '        if outcome == "complete":\n            rounds = ',
-        '        if outcome != "incomplete":\n            rounds = ',
+        '        if result.status == "complete":\n            rounds = ',
+        '        if result.status != "incomplete":\n            rounds = ',
         "an interrupted answer is recorded in the replay cache",
     ),
     M(
         "chat",
-        'usable = outcome in ("complete", "interrupted") and kept is not None',
-        'usable = outcome != "empty" and kept is not None',
+        'usable = result.status in ("complete", "interrupted") and kept is not None',
+        'usable = result.status != "empty" and kept is not None',
         "a broken stream's partial answer is stored",
     ),
     M(
@@ -647,7 +647,7 @@ MUTANTS = [
     ),
     M(
         "chat",
-        'if outcome == "complete" and not any(a.strip() for a in answers):',
+        'if status == "complete" and not any(a.strip() for a in answers):',
         "if False:",
         "an empty answer passes as a complete one",
     ),
@@ -661,7 +661,7 @@ MUTANTS = [
     ),
     M(
         "chat",
-        "exact = bool(completion and r.n == 1 and not self.rounds)",
+        "exact = bool(completion and self.request.n == 1 and not self.rounds)",
         "exact = bool(completion and not self.rounds)",
         "with -n the kept answer is charged every answer's tokens",
     ),
@@ -709,7 +709,7 @@ MUTANTS = [
     ),
     M(
         "chat",
-        "answers = [redact(a, known_secrets(session), urls=False) for a in collected.answers()]",
+        "answers = [redact(a, secrets, urls=False) for a in collected.answers()]",
         "answers = collected.answers()",
         "an answer echoing the key is shown and kept",
         ("test_secrets.py",),
