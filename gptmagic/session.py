@@ -56,8 +56,9 @@ class KernelSession:
     conversation: Conversation = field(default_factory=Conversation)
     usage: UsageLedger = field(default_factory=UsageLedger)
     typed_key: Secret | None = None
-    # Parameter adaptations learnt from servers, keyed by (host, model); see compat.py.
-    compat: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Parameter adaptations learnt from servers, keyed by (host, model, API); see
+    # backends/chat_completions.py.
+    compat: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
     # Trait values that differ from their defaults at unload (panel, %config), restored by
     # the next load so a reload keeps them.
     settings: dict[str, Any] = field(default_factory=dict)
