@@ -89,7 +89,7 @@ def history(ctx: CellContext, args: Any) -> None:
     if not conv.turns and not conv.system:
         print("The conversation is empty.")
         return
-    show_pieces(export.markdown_pieces(conv))
+    show_pieces(export.markdown_pieces(conv, inert=True))
 
 
 def show_pieces(pieces: list[Any]) -> None:

@@ -185,9 +185,12 @@ def readable(conv: Conversation) -> list[Message]:
     return shown
 
 
-def markdown_pieces(conv: Conversation) -> list[str | Picture]:
+def markdown_pieces(conv: Conversation, *, inert: bool = False) -> list[str | Picture]:
     """The Markdown export as text and pictures in order (``%gpt history`` shows each picture
-    as an image output; :func:`to_markdown` as a thumbnail ``<img>``)."""
+    as an image output; :func:`to_markdown` as a thumbnail ``<img>``). With ``inert`` (shown
+    in a notebook), raw HTML in the messages is made text (see ``render.inert_html``)."""
+    from .render import inert_html
+
     out: list[str | Picture] = []
     for number, m in enumerate(readable(conv)):
         meta = {k: m.meta[k] for k in PROVENANCE if k in m.meta}
@@ -198,7 +201,8 @@ def markdown_pieces(conv: Conversation) -> list[str | Picture]:
             + f"<!-- gptmagic:{m.role}{tag} -->\n### {ROLE_TITLES[m.role]}\n\n"
             + (f"{line}\n\n" if line else "")
         )
-        out += content_pieces(m.content)
+        pieces = content_pieces(m.content)
+        out += [inert_html(p) if inert and isinstance(p, str) else p for p in pieces]
     out.append("\n")
     return out
 

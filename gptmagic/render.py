@@ -8,6 +8,7 @@ nbformat tooling) gets the answer alone.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from .usage import CUT_SHORT, Usage, UsageLedger, UsageRecord
@@ -53,9 +54,41 @@ def usage_footer(model: str, record: UsageRecord, ledger: UsageLedger) -> str:
     return f"{model} · {spent} · kernel total {ledger.total_line()}"
 
 
+_CODE_SPAN = re.compile(r"(`+).+?(?<!`)\1(?!`)", re.DOTALL)
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^\s<>]*)>")
+
+
+def inert_html(markdown: str) -> str:
+    """``markdown`` whose raw HTML shows as text: ``<`` outside code becomes ``&lt;``.
+
+    A notebook renders the Markdown of its live outputs as trusted HTML, so an answer (or a
+    reasoning summary) holding ``<img src=x onerror=...>`` would run script in the user's
+    browser: a prompt-injected document could make the model write it. Code blocks and code
+    spans are left as written (Markdown shows them as text anyway), and autolinks
+    (``<https://...>``) become bare links, which GitHub-flavoured Markdown still links.
+    """
+    from .context import split_fences
+
+    out: list[str] = []
+    for is_code, part in split_fences(markdown):
+        if is_code:
+            out.append(part)
+            continue
+        position = 0
+        for span in _CODE_SPAN.finditer(part):
+            out += [_escape(part[position : span.start()]), span.group()]
+            position = span.end()
+        out.append(_escape(part[position:]))
+    return "".join(out)
+
+
+def _escape(prose: str) -> str:
+    return _AUTOLINK.sub(r"\1", prose).replace("<", "&lt;")
+
+
 def answer_markdown(texts: list[str], notes: list[str], footer: str | None) -> str:
-    body = join_answers(texts)
-    parts = [f"> {note}" for note in notes]
+    body = inert_html(join_answers(texts))
+    parts = [f"> {inert_html(note)}" for note in notes]
     parts.append(body)
     if footer:
         parts.append(f"<sub>{footer}</sub>")

@@ -109,7 +109,9 @@ class MarkdownView:
 
     def _show(self, markdown: str) -> None:
         # Intermediate states carry Markdown only: half the bytes; the final output has both.
-        bundle = {"text/markdown": markdown}
+        from .render import inert_html
+
+        bundle = {"text/markdown": inert_html(markdown)}
         self.updates += 1
         self.bytes_sent += len(markdown.encode())
         if self._display_id is None:
