@@ -225,6 +225,7 @@ class ChatCell:
                 refused = round_limit_reached(len(self.rounds))
                 calls = run_calls(self.ctx, text, collected.tool_calls, number, refused=refused)
                 self.add_round(calls, view)
+                self.check_budget(spent, view)
                 collected, outcome, cause = self.stream(self.body(), view, later=True)
             except KeyboardInterrupt:  # while a tool ran
                 collected, outcome, cause = Collected(), "interrupted", ""
@@ -238,6 +239,18 @@ class ChatCell:
             spent.append(collected.usage)
         collected.usage = summed(spent)
         return collected, outcome, cause
+
+    def check_budget(self, spent: list[Usage | None], view: AnswerView) -> None:
+        """``token_budget`` holds between tool rounds too: the rounds so far count."""
+        budget, pending = self.settings.token_budget, summed(spent)
+        used = self.session.usage.total.total_tokens + (pending.total_tokens if pending else 0)
+        if budget is not None and used >= budget:
+            view.discard()
+            raise GPTMagicError(
+                f"Token budget reached during the tool rounds: {used:,} of GPTMagic.token_budget"
+                f" = {budget:,} tokens (the rounds so far are counted); nothing more was sent. "
+                "Raise it with %config, or reset the count with %gpt usage --reset."
+            )
 
     def add_round(self, done: ToolRound, view: AnswerView) -> None:
         """A round's calls become steps of the turn and lines in the cell (live and final)."""

@@ -83,6 +83,26 @@ def test_the_usage_of_every_round_is_summed_into_one_record(shell, server, sales
     assert record.usage == Usage(prompt, completion, prompt + completion)
 
 
+def test_the_token_budget_holds_between_tool_rounds(shell, server, sales):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    first = prompt_tokens([{"role": "user", "content": "How many rows?"}])
+    run(shell, f"%config GPTMagic.token_budget = {first}")  # the first round reaches it
+    result = run(shell, "%%gpt --tools\nHow many rows?")
+    assert "Token budget reached during the tool rounds" in str(result.error_in_exec)
+    assert len(server.chat_requests) == 1  # the second round was never sent
+    [record] = session(shell).usage.records
+    assert record.usage.total_tokens == first  # the first round is counted
+    assert not session(shell).conversation.turns
+
+
+def test_a_budget_not_reached_lets_the_rounds_go_on(shell, server, sales):
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    first = prompt_tokens([{"role": "user", "content": "How many rows?"}])
+    run(shell, f"%config GPTMagic.token_budget = {first + 1}")
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    assert len(server.chat_requests) == 2
+
+
 def test_history_and_provenance_hold_the_call_and_a_follow_up_sends_it_again(
     shell, server, outputs, sales
 ):
