@@ -206,7 +206,7 @@ class ChatCell:
 
         if self.cached.hit:  # the recorded rounds, shown again; nothing is run
             for data in self.cached.answer.get("tool_rounds", ()):
-                self.add_round(ToolRound.from_dict(data), view)
+                self.add_round(ToolRound.from_dict(data), view, replayed=True)
             return self.stream(body, view)
         collected, outcome, cause = self.stream(body, view)
         self.first_usage, spent = collected.usage, [collected.usage]
@@ -221,7 +221,8 @@ class ChatCell:
                 break
             earlier = collected
             try:
-                number, text = len(self.rounds) + 1, "".join(collected.texts.get(0, ()))
+                number, said = len(self.rounds) + 1, "".join(collected.texts.get(0, ()))
+                text = redact(said, known_secrets(self.session), urls=False)
                 refused = round_limit_reached(len(self.rounds))
                 calls = run_calls(self.ctx, text, collected.tool_calls, number, refused=refused)
                 self.add_round(calls, view)
@@ -252,12 +253,15 @@ class ChatCell:
                 "Raise it with %config, or reset the count with %gpt usage --reset."
             )
 
-    def add_round(self, done: ToolRound, view: AnswerView) -> None:
-        """A round's calls become steps of the turn and lines in the cell (live and final)."""
+    def add_round(self, done: ToolRound, view: AnswerView, replayed: bool = False) -> None:
+        """A round's calls become steps of the turn and lines in the cell, after what the
+        model said beside them (streamed already, unless ``replayed``). The final output
+        shows them again in the same order (:meth:`ToolRound.shown`); they are not notes."""
         self.rounds.append(done)
         self.messages = self.messages + [m.to_api() for m in done.steps()]
+        if replayed and done.text.strip():
+            view.append(0, done.text)
         for line in done.summaries():
-            self.notes.append(line)
             view.append(0, f"\n\n> {line}\n\n")
 
     def body(self) -> dict[str, Any]:
@@ -470,7 +474,9 @@ class ChatCell:
         )
         if record.usage is None and record.counted is not None:
             meta["estimated_usage"] = record.counted.to_dict()
-        view.finish(answer_bundle(result.answers, self.notes, footer), {"gptmagic": meta})
+        said = [block for done in self.rounds for block in done.shown()]
+        bundle = answer_bundle(result.answers, self.notes, footer, said)
+        view.finish(bundle, {"gptmagic": meta})
         return meta
 
     def record(

@@ -22,7 +22,7 @@ import reprlib
 from pathlib import Path
 from typing import Any
 
-from .content import checked_content, is_parts, map_text, picture_of
+from .content import checked_content, is_parts, map_text, picture_of, text_of
 from .content import pieces as content_pieces
 from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
@@ -172,8 +172,15 @@ def unshown(text: str, meta: dict[str, Any]) -> str:
 
 
 def tool_lines(steps: list[Message]) -> str:
-    """A turn's tool calls, one line each (the summary the cell showed)."""
-    return "\n".join(f"> {m.meta.get('summary') or m.content}" for m in steps if m.role == "tool")
+    """A turn's tool calls, one line each (the summary the cell showed), after what the model
+    said beside them: the cell's order."""
+    blocks = []
+    for m in steps:
+        if m.role == "tool":
+            blocks.append(f"> {m.meta.get('summary') or m.content}")
+        elif said := text_of(m.content).strip():
+            blocks.append(said)
+    return "\n\n".join(blocks)
 
 
 def readable(conv: Conversation) -> list[Message]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from .usage import CUT_SHORT, Usage, UsageLedger, UsageRecord
@@ -86,18 +87,25 @@ def _escape(prose: str) -> str:
     return _AUTOLINK.sub(r"\1", prose).replace("<", "&lt;")
 
 
-def answer_markdown(texts: list[str], notes: list[str], footer: str | None) -> str:
+def answer_markdown(
+    texts: list[str], notes: list[str], footer: str | None, steps: Sequence[str] = ()
+) -> str:
+    """Notes, then ``steps`` (Markdown blocks of a ``--tools`` exchange: what the model said
+    and the calls it made, in order), the answers, the footer."""
     body = inert_html(join_answers(texts))
     parts = [f"> {inert_html(note)}" for note in notes]
+    parts += [inert_html(step) for step in steps]
     parts.append(body)
     if footer:
         parts.append(f"<sub>{footer}</sub>")
     return "\n\n".join(p for p in parts if p)
 
 
-def answer_bundle(texts: list[str], notes: list[str], footer: str | None) -> dict[str, str]:
+def answer_bundle(
+    texts: list[str], notes: list[str], footer: str | None, steps: Sequence[str] = ()
+) -> dict[str, str]:
     return {
-        "text/markdown": answer_markdown(texts, notes, footer),
+        "text/markdown": answer_markdown(texts, notes, footer, steps),
         "text/plain": join_answers(texts, plain=True),
     }
 

@@ -41,6 +41,12 @@ class ToolRound:
     def summaries(self) -> list[str]:
         return [call["summary"] for call in self.calls]
 
+    def shown(self) -> list[str]:
+        """The round as the cell's final output shows it, in the order it happened: what the
+        model said beside its calls (if anything), then one quoted line per call."""
+        said = [self.text.strip()] if self.text.strip() else []
+        return said + [f"> {line}" for line in self.summaries()]
+
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "calls": [dict(call) for call in self.calls]}
 

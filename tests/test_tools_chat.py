@@ -267,7 +267,9 @@ def test_ctrl_c_during_a_tool_round_stops_the_cell_and_stores_nothing(
     )
     shown = final(outputs)
     assert shown["metadata"]["gptmagic"]["status"] == "interrupted"
-    assert shown["data"]["text/markdown"].startswith(f"> {SUMMARY}\n\n> ⏹ Interrupted")
+    assert shown["data"]["text/markdown"].startswith(
+        f"> ⏹ Interrupted before any text arrived (nothing stored).\n\n> {SUMMARY}\n\n<sub>"
+    )
     assert session(shell).conversation.turns == []
     [record] = session(shell).usage.records  # the first round was billed
     assert record.usage.prompt_tokens == prompt_tokens(server.chat_requests[0].body["messages"])
@@ -290,7 +292,8 @@ def test_a_replayed_tools_cell_shows_the_same_lines_without_any_request_or_tool(
     assert run(shell, "%%gpt --tools\nHow many rows?").success
     assert server.requests == []
     replayed = final(outputs)["data"]["text/markdown"]
-    assert replayed.startswith(f"> {SUMMARY}\n\n> ↻ Replayed from c.jsonl")
+    assert replayed.startswith("> ↻ Replayed from c.jsonl")
+    assert replayed.split("\n\n<sub>")[0].endswith(f"> {SUMMARY}\n\n{ANSWER}")
     assert recorded.split("\n\n<sub>")[0].split("\n\n")[-1] == ANSWER
     assert final(outputs)["data"]["text/plain"] == ANSWER
     [turn] = session(shell).conversation.turns
@@ -373,3 +376,90 @@ def test_several_calls_in_one_answer_each_get_their_result_in_order(shell, serve
     assert [r["tool_call_id"] for r in results] == ["call_fake1_0", "call_fake1_1"]
     assert results[0]["content"] == describe(sales, "sales", Options())
     assert "| north | 24 |" in results[1]["content"]
+
+
+# -- what the model says beside its calls, and the terminal ----------------------------------
+SAID = "Let me look at `sales` first."
+COUNTS = {"name": "value_counts", "arguments": '{"name": "sales", "column": "region"}'}
+COUNTED = "🔧 value_counts(sales, column=region, top=20) → 4 distinct values"
+
+
+def said_then_called(endpoint: str = "chat") -> list[Reply]:
+    """Two rounds, each with text beside its call, then the answer."""
+    return [
+        Reply(text=SAID, tool_calls=[DESCRIBE], endpoint=endpoint),
+        Reply(text="Now the regions.", tool_calls=[COUNTS], endpoint=endpoint),
+        Reply(text=ANSWER, endpoint=endpoint),
+    ]
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_text_beside_tool_calls_is_shown_in_the_final_output_where_it_was_said(
+    shell, server, outputs, sales, api
+):
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    server.enqueue(*said_then_called(api))
+    assert run(shell, "%%gpt --tools\nHow many rows per region?").success
+    shown = final(outputs)["data"]["text/markdown"]
+    assert shown.split("\n\n<sub>")[0] == (
+        f"{SAID}\n\n> {SUMMARY}\n\nNow the regions.\n\n> {COUNTED}\n\n{ANSWER}"
+    )
+    assert final(outputs)["data"]["text/plain"] == ANSWER  # the answer alone, as without tools
+    assert final(outputs)["metadata"]["gptmagic"]["notes"] == []  # the calls are not notes
+
+
+def test_without_text_beside_the_calls_there_is_no_empty_paragraph(shell, server, outputs, sales):
+    server.enqueue(Reply(text="  \n", tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    shown = final(outputs)["data"]["text/markdown"]
+    assert shown.split("\n\n<sub>")[0] == f"> {SUMMARY}\n\n{ANSWER}"
+
+
+def test_text_beside_tool_calls_is_kept_exported_and_replayed_in_place(
+    shell, server, outputs, sales, tmp_path
+):
+    run(shell, f"%config GPTMagic.cache = '{tmp_path / 'c.jsonl'}'")
+    server.enqueue(*said_then_called())
+    assert run(shell, "%%gpt --tools\nHow many rows per region?").success
+    [turn] = session(shell).conversation.turns
+    assert [m.content for m in turn.steps if m.role == "assistant"] == [SAID, "Now the regions."]
+    exchange = f"{SAID}\n\n> {SUMMARY}\n\nNow the regions.\n\n> {COUNTED}"
+    path = tmp_path / "talk.md"
+    assert run(shell, f"%gpt save {path}").success
+    assert f"### Tools\n\n{exchange}\n\n" in path.read_text()
+    run(shell, "%gpt reset")
+    server.reset()
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    assert run(shell, "%%gpt --tools\nHow many rows per region?").success
+    assert server.requests == []
+    replayed = final(outputs)["data"]["text/markdown"].split("\n\n<sub>")[0]
+    assert replayed.split("\n\n", 1)[1] == f"{exchange}\n\n{ANSWER}"  # after the replay note
+
+
+@pytest.mark.parametrize("replayed", [False, True], ids=["live", "replayed"])
+def test_a_terminal_prints_each_tool_call_line_once_in_order(
+    shell, server, sales, capsys, tmp_path, replayed
+):
+    run(shell, "%config GPTMagic.display = 'text'")
+    run(shell, f"%config GPTMagic.cache = '{tmp_path / 'c.jsonl'}'")
+    server.enqueue(*said_then_called())
+    assert run(shell, "%%gpt --tools\nHow many rows per region?").success
+    if replayed:
+        capsys.readouterr()
+        run(shell, "%gpt reset")
+        run(shell, "%config GPTMagic.cache_mode = 'replay'")
+        assert run(shell, "%%gpt --tools\nHow many rows per region?").success
+    out = capsys.readouterr().out
+    assert out.count(SUMMARY) == 1 and out.count(COUNTED) == 1 and out.count(SAID) == 1
+    assert out.index(SAID) < out.index(SUMMARY) < out.index("Now the regions.")
+    assert out.index("Now the regions.") < out.index(COUNTED) < out.index(ANSWER)
+
+
+def test_a_key_the_model_echoes_beside_its_calls_is_masked_in_the_output_and_history(
+    shell, server, outputs, sales
+):
+    server.enqueue(Reply(text=f"Using {KEY} to look.", tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    assert KEY not in final(outputs)["data"]["text/markdown"]
+    assert KEY not in json_of(session(shell).conversation)
+    assert final(outputs)["data"]["text/markdown"].startswith("Using *** to look.\n\n> ")
