@@ -25,6 +25,7 @@ from .backends.events import Delta, Finish, MalformedChunk, Reasoning, Reported,
 from .client import sdk_for
 from .content import Content, message_tokens, text_of
 from .conversation import Message, Plan
+from .dryrun import show_dry_run
 from .errors import (
     GPTMagicError,
     InterruptedAnswer,
@@ -33,6 +34,8 @@ from .errors import (
     redact,
 )
 from .files import without_lone_surrogates
+from .outcome import Outcome, failure
+from .outcome import notes as outcome_notes
 from .render import answer_bundle, provenance, usage_footer
 from .retrying import call_with_retries
 from .streaming import AnswerView, MarkdownView, TextView
@@ -140,17 +143,6 @@ class Collected:
         return bool(self.finishes) and all(i in self.finishes for i in self.texts)
 
 
-@dataclass
-class Outcome:
-    """What one cell's answer amounts to, as a plain value: shown, then recorded."""
-
-    answers: list[str]
-    reasons: list[str | None]
-    status: str  # complete, interrupted, incomplete or empty
-    cause: str  # why it is incomplete ("" otherwise)
-    kept: int | None  # the answer the history keeps (the first with text), if any
-
-
 class ChatCell:
     """Runs one chat request in ``ctx`` and keeps the kernel's state consistent."""
 
@@ -190,7 +182,8 @@ class ChatCell:
         self.messages = plan.messages
         body = self.body()
         if request.dry_run:
-            self.show_dry_run(body)
+            url = f"{self.endpoint.public_url}{self.backend.path}"
+            show_dry_run(self.messages, body, url, request.images)
             return
         self.cached = cache.for_chat(
             self.ctx, self.endpoint.host, request, plan.messages, self.backend.name
@@ -430,7 +423,8 @@ class ChatCell:
         self.session.usage.add(record)
         meta = self.present(result, collected, record, view)
         self.record(plan, result, collected, meta)
-        self.raise_for(result.status, result.cause, result.kept, result.reasons[0])
+        if error := failure(result, self.request, self.endpoint.host, self.rerun_helps):
+            raise error
 
     def outcome(self, collected: Collected, status: str, cause: str) -> Outcome:
         """What the stream amounts to: the answers (a key echoed in them masked, so it stays
@@ -439,10 +433,7 @@ class ChatCell:
         secrets = known_secrets(self.session)
         answers = [redact(a, secrets, urls=False) for a in collected.answers()]
         reasons = [collected.finishes.get(i) for i in range(len(answers))]
-        if status == "complete" and not any(a.strip() for a in answers):
-            status = "empty"  # finished, but nothing to show, keep or replay
-        kept = next((i for i, a in enumerate(answers) if a.strip()), None)
-        return Outcome(answers, reasons, status, cause, kept)
+        return Outcome.of(answers, reasons, status, cause)
 
     def present(
         self, result: Outcome, collected: Collected, record: UsageRecord, view: AnswerView
@@ -451,9 +442,7 @@ class ChatCell:
         provenance (the history keeps it with the answer)."""
         r, session = self.request, self.session
         self.notes += collected.notes
-        self.notes += self.outcome_notes(
-            result.status, result.cause, result.answers, result.reasons, result.kept
-        )
+        self.notes += outcome_notes(result, r)
         if summary := reasoning_note(collected.reasoning, known_secrets(session)):
             self.notes.append(summary)
         footer = None
@@ -529,163 +518,6 @@ class ChatCell:
             estimate=Usage(prompt, completion, prompt + completion),
             status=status,
         )
-
-    def raise_for(self, outcome: str, cause: str, kept: int | None, reason: str | None) -> None:
-        """Fail the cell unless the answer is complete (the output above says the same)."""
-        if outcome == "interrupted":
-            if kept is None:
-                text = "Interrupted before any text arrived; nothing was stored in the history."
-            elif self.request.use_history:
-                text = (
-                    "Interrupted: the partial answer is shown and kept in the history, marked "
-                    "as interrupted."
-                )
-            else:
-                text = "Interrupted: the partial answer is shown (--no-history: not stored)."
-            raise InterruptedAnswer(text)
-        if outcome == "incomplete":
-            rerun = "; re-run the cell" if self.rerun_helps else ""
-            raise GPTMagicError(
-                f"The answer is incomplete: {cause}. The text so far is shown; it was not "
-                f"stored{rerun}."
-            )
-        if outcome == "empty":
-            raise GPTMagicError(self.empty_answer(reason))
-
-    def empty_answer(self, reason: str | None) -> str:
-        """Why an answer that finished has no text, and what to do (finish_reason says)."""
-        r = self.request
-        if reason == "length":
-            if r.max_tokens is not None:
-                return (
-                    f"The answer is empty: max_tokens = {r.max_tokens} was used up before any "
-                    "text (reasoning models think first). Raise --max-tokens. Nothing was stored."
-                )
-            return (
-                "The answer is empty: the model's context was full before any text "
-                "(finish_reason: length, no max_tokens set). Shorten the history (%gpt "
-                "reset, --no-history) or the prompt. Nothing was stored."
-            )
-        if reason == "content_filter":
-            return (
-                "The answer is empty: the server's content filter stopped it "
-                "(finish_reason: content_filter). Nothing was stored."
-            )
-        return (
-            f"{self.endpoint.host} returned an empty answer (finish_reason: {reason}, no text). "
-            "The prompt and history probably exceed the model's context (some servers and "
-            "gateways then answer with nothing), or the server dropped the answer: try %gpt "
-            "reset, --no-history or a shorter prompt. Nothing was stored."
-        )
-
-    def outcome_notes(
-        self,
-        outcome: str,
-        cause: str,
-        answers: list[str],
-        reasons: list[str | None],
-        kept: int | None,
-    ) -> list[str]:
-        r, notes = self.request, []
-        if outcome == "interrupted":
-            if kept is None:
-                notes.append("⏹ Interrupted before any text arrived (nothing stored).")
-            elif r.use_history:
-                notes.append("⏹ Interrupted: partial answer (kept in the history, marked).")
-            else:
-                notes.append("⏹ Interrupted: partial answer.")
-        elif outcome == "incomplete":
-            notes.append(f"⚠ Incomplete: {cause}. Not stored in the history.")
-        elif outcome == "empty":
-            notes.append("⚠ Empty answer: the server finished without any text. Not stored.")
-        if "length" in reasons and outcome != "empty":
-            notes.append(self.cut_note())
-        if outcome == "complete" and kept is not None and r.n > 1:
-            empty = [str(i) for i, a in enumerate(answers, 1) if not a.strip()]
-            if empty:
-                keeps = f"; answer {kept + 1} is kept in the history" if kept else ""
-                label = "Answer" if len(empty) == 1 else "Answers"
-                notes.append(f"{label} {', '.join(empty)} came back empty{keeps}.")
-        if r.n > 1 and len(answers) < r.n and outcome == "complete":
-            notes.append(
-                f"Asked for {r.n} answers; the server returned {len(answers)} "
-                "(it ignores n). The first is kept in the history."
-            )
-        return notes
-
-    def cut_note(self) -> str:
-        """finish_reason "length": what ended the answer, as far as it is known."""
-        if self.request.max_tokens is not None:
-            return (
-                f"✂ The answer was cut by max_tokens = {self.request.max_tokens} "
-                "(finish_reason: length); raise --max-tokens for a longer answer."
-            )
-        return (
-            "✂ The answer was cut short (finish_reason: length) though no max_tokens was set: "
-            "the model's context window (prompt + history + answer) or the server's own "
-            "output limit ended it. Shorten the history (%gpt reset, --no-history) or the "
-            "prompt, or ask for more with --max-tokens."
-        )
-
-    def show_dry_run(self, body: dict[str, Any]) -> None:
-        """The user message as it will be sent, readable (tables drawn, code fenced, each
-        image as a thumbnail), then the request body as JSON with image data shortened. The
-        URL is shown without ``user:password@``."""
-        from IPython.display import display
-
-        from .content import shorten_data_urls
-        from .context import unclosed_fence
-
-        tokens = sum(message_tokens(m["content"]) for m in self.messages)
-        text = json.dumps(shorten_data_urls(body), indent=2, ensure_ascii=False)
-        content = self.messages[-1]["content"]
-        prompt = text_of(content)
-        summary = (
-            f"Dry run: nothing sent. POST {self.endpoint.public_url}{self.backend.path}, "
-            f"≈{tokens:,} prompt tokens (estimate)."
-        )
-        # Rules delimit the message; a fence it leaves open is closed so the JSON stays JSON.
-        fence = unclosed_fence(prompt)
-        pieces = self.dry_run_pieces(content, "\n" + fence if fence else "")
-        head = f"{summary}\n\n**The user message, as it will be sent:**\n\n---\n\n"
-        tail = f"\n\n---\n\n**The request body:**\n\n```json\n{text}\n```"
-        plain_head = f"{summary}\n\n----- the user message, as it will be sent -----\n"
-        plain_tail = f"\n----- the request body -----\n{text}"
-        metadata = {"gptmagic": {"dry_run": True, "estimated_prompt_tokens": tokens}}
-        if len(pieces) == 1:  # text only: one output, as before images existed
-            markdown, plain = f"{head}{pieces[0][0]}{tail}", f"{plain_head}{prompt}{plain_tail}"
-            display({"text/markdown": markdown, "text/plain": plain}, raw=True, metadata=metadata)
-            return
-        from .pictures import thumbnail_output
-
-        pieces[0] = (head + pieces[0][0], plain_head + pieces[0][1])
-        pieces[-1] = (pieces[-1][0] + tail, pieces[-1][1] + plain_tail)
-        for piece in pieces:
-            if isinstance(piece, tuple):
-                display(
-                    {"text/markdown": piece[0], "text/plain": piece[1]}, raw=True, metadata=metadata
-                )
-            else:
-                data, image_metadata = thumbnail_output(piece)
-                display(data, raw=True, metadata={**image_metadata, **metadata})
-
-    def dry_run_pieces(self, content: Content, closing: str) -> list[Any]:
-        """(markdown, plain) texts with each image (a Picture) between them, in order; a text
-        piece before, between and after the images, even an empty one."""
-        from dataclasses import replace
-
-        from .content import pieces as content_pieces
-
-        out: list[Any] = [["", ""]]
-        labels = iter(self.request.images)
-        for piece in content_pieces(content):
-            if isinstance(piece, str):
-                out[-1][0] += piece
-                out[-1][1] += piece
-            else:
-                out += [replace(piece, label=next(labels, "")), ["", ""]]
-        out[-1][0] += closing
-        return [tuple(p) if isinstance(p, list) else p for p in out]
 
 
 def summed(usages: list[Usage | None]) -> Usage | None:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("chat", "conversation", "retrying", "errors", "usage", "context", "cache", "codecells")
-CORE += ("compat",)
+CORE += ("compat", "outcome")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ TESTS = {
         "test_codecells.py",
         "test_cache.py",
     ),
+    "outcome": ("test_outcomes.py", "test_chat.py", "test_reliability.py"),
     "conversation": ("test_unit_conversation.py", "test_chat.py"),
     "retrying": ("test_retrying.py", "test_reliability.py"),
     "errors": ("test_unit_errors.py", "test_reliability.py", "test_secrets.py", "test_chat.py"),
@@ -610,7 +611,7 @@ MUTANTS = [
     ),
     # -- chat: one cell from prompt to stored turn ---------------------------------------------
     M(
-        "chat",
+        "outcome",
         "kept = next((i for i, a in enumerate(answers) if a.strip()), None)",
         "kept = next((i for i, a in reversed(list(enumerate(answers))) if a.strip()), None)",
         "-n 2 keeps the last answer in the history, not the first",
@@ -646,7 +647,7 @@ MUTANTS = [
         "--no-history stores the turn",
     ),
     M(
-        "chat",
+        "outcome",
         'if status == "complete" and not any(a.strip() for a in answers):',
         "if False:",
         "an empty answer passes as a complete one",
@@ -690,7 +691,7 @@ MUTANTS = [
         "trimming the history is silent",
     ),
     M(
-        "chat",
+        "outcome",
         'if "length" in reasons and outcome != "empty":',
         'if "stop" in reasons and outcome != "empty":',
         "an answer cut by max_tokens has no note",
@@ -702,7 +703,7 @@ MUTANTS = [
         "a stream that ends without finishing counts as complete",
     ),
     M(
-        "chat",
+        "outcome",
         "if r.n > 1 and len(answers) < r.n and",
         "if r.n > 1 and len(answers) < r.n - 1 and",
         "a server ignoring n is not reported",
