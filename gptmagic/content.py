@@ -183,10 +183,12 @@ def _short(url: str) -> str:
 
 
 def hashed_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``messages`` with each image part replaced by the SHA-256 of its URL, type and size.
+    """``messages`` with each image part replaced by a hash: a PNG by the SHA-256 of its
+    pixels (``pictures.pixel_digest``), anything else by the SHA-256 of its URL and its size.
 
     The replay cache keys and keeps this form: a recording holds no image bytes, a key costs
-    one hash per image, and the same picture gives the same key.
+    one hash per image, and the same picture gives the same key, even a chart drawn again with
+    another matplotlib, Pillow or zlib that compresses it differently.
     """
     out = []
     for message in messages:
@@ -202,8 +204,13 @@ def _hashed(part: dict[str, Any]) -> dict[str, Any]:
         return part
     import hashlib
 
+    from .pictures import pixel_digest
+
     url = image_url(part)
     detail = (part.get("image_url") or {}).get("detail", "auto")
+    picture = picture_of(part)
+    if picture is not None and (pixels := pixel_digest(picture.data)) is not None:
+        return {"type": "image", "png_pixels": pixels, "detail": detail}
     digest = hashlib.sha256(url.encode()).hexdigest()
     return {"type": "image", "sha256": digest, "chars": len(url), "detail": detail}
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 
+import matplotlib
 import matplotlib.figure
 import nbformat
 import pytest
@@ -348,7 +349,7 @@ def test_a_recorded_figure_question_replays_without_a_request(shell, server, tmp
     answer = outputs.outputs[-1]["data"]["text/plain"]
     [record] = [json.loads(line) for line in cache.read_text().splitlines()]
     image = record["request"]["messages"][0]["content"][1]
-    assert image["type"] == "image" and len(image["sha256"]) == 64
+    assert image["type"] == "image" and len(image["png_pixels"]) == 64
     assert "base64" not in cache.read_text() and len(cache.read_text()) < 3000
     ok(shell, "%gpt reset")
     ok(shell, "%config GPTMagic.cache_mode = 'replay'")
@@ -356,6 +357,26 @@ def test_a_recorded_figure_question_replays_without_a_request(shell, server, tmp
     ok(shell, "%%gpt\nWhat does {fig} show?")
     assert len(server.chat_requests) == 1
     assert outputs.outputs[-1]["data"]["text/plain"] == answer
+
+
+def test_a_figure_drawn_again_by_another_matplotlib_version_replays(
+    shell, server, tmp_path, outputs, monkeypatch
+):
+    """The PNG names the matplotlib version that drew it; the key is the pixels."""
+    ok(shell, f"%config GPTMagic.cache = {str(tmp_path / 'answers.gptcache.jsonl')!r}")
+    shell.user_ns["fig"] = chart()
+    ok(shell, "%%gpt\nWhat does {fig} show?")
+    answer = outputs.outputs[-1]["data"]["text/plain"]
+    drawn = pictures.as_picture(chart(), "fig").data
+    monkeypatch.setattr(matplotlib, "__version__", "99.0.0")
+    assert pictures.as_picture(chart(), "fig").data != drawn  # other bytes, the same pixels
+    ok(shell, "%gpt reset")
+    ok(shell, "%config GPTMagic.cache_mode = 'replay'")
+    shell.user_ns["fig"] = chart()
+    ok(shell, "%%gpt\nWhat does {fig} show?")
+    assert len(server.chat_requests) == 1
+    assert outputs.outputs[-1]["data"]["text/plain"] == answer
+    assert outputs.outputs[-1]["metadata"]["gptmagic"]["replayed"] is True
 
 
 def test_a_different_picture_is_not_served_the_recorded_answer(shell, server, tmp_path, capsys):

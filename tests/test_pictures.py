@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -236,9 +237,54 @@ def test_the_size_parsers_never_raise_on_random_bytes():
         data = rng.choice(prefixes) + rng.randbytes(rng.randrange(0, 64))
         result = image_size(data)
         assert result is None or (result[1] > 0 and result[2] > 0)
+        assert pictures.pixel_digest(data) is None or result is not None
 
 
 # -- the caps ------------------------------------------------------------------------------
+# -- the pixel digest (the replay cache's key of a PNG) ----------------------------------------
+def figure_png(**options) -> bytes:
+    fig = matplotlib.figure.Figure(figsize=(4, 3), dpi=100)
+    fig.add_subplot().plot([1, 2, 3], [3, 1, 2])
+    out = io.BytesIO()
+    fig.savefig(out, format="png", bbox_inches="tight", **options)
+    return out.getvalue()
+
+
+def test_the_pixel_digest_ignores_compression_and_text_chunks():
+    plain = figure_png()
+    squeezed = figure_png(pil_kwargs={"compress_level": 9})
+    unsigned = figure_png(metadata={"Software": None})  # no matplotlib version in the file
+    assert len({plain, squeezed, unsigned}) == 3
+    assert len({pictures.pixel_digest(p) for p in (plain, squeezed, unsigned)}) == 1
+
+
+def test_the_pixel_digest_tells_one_pixel_and_the_palette_apart():
+    image = Image.new("RGB", (8, 8), (1, 2, 3))
+    changed = image.copy()
+    changed.putpixel((7, 7), (1, 2, 4))
+    palette = image.convert("P")
+    other = palette.copy()
+    other.putpalette([9, 9, 9] * 256)
+    digests = {pictures.pixel_digest(png_of(i)) for i in (image, changed, palette, other)}
+    assert len(digests) == 4
+
+
+def test_the_pixel_digest_refuses_a_png_that_inflates_past_its_header():
+    header = png_of(Image.new("L", (8, 8)))[:33]  # signature and IHDR: 8 rows of 1 + 8 bytes
+    bomb = zlib.compress(bytes(10**6))
+    idat = struct.pack(">I", len(bomb)) + b"IDAT" + bomb + b"\0\0\0\0"
+    assert pictures.pixel_digest(header + idat) is None
+    broken = struct.pack(">I", 8) + b"IDATnot zlib\0\0\0\0"
+    assert pictures.pixel_digest(header + broken) is None
+    assert pictures.pixel_digest(b"\xff\xd8\xff not a png") is None
+
+
+def png_of(image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 def test_the_default_caps_are_the_api_high_detail_side_and_five_megabytes():
     assert (MAX_SIDE, MAX_BYTES) == (2048, 5_000_000)
 
