@@ -21,6 +21,8 @@ TAIL_FRAMES = 4  # innermost frames kept (per exception in a chain)
 MAX_CHARS = 3000
 _SHELL_FILE = interactiveshell.__file__
 _PACKAGES = re.compile(r'File "[^"\n]*?[/\\](site-packages|dist-packages)[/\\]')
+# ipykernel compiles each cell to <tmp>/ipykernel_<pid>/<hash of its code>.py
+_KERNEL_CELL = re.compile(r'File "[^"\n]*?[/\\]ipykernel_\d+[/\\](\d+)\.py"')
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,11 @@ def from_result(result) -> LastError | None:
 
 def _short_paths(text: str) -> str:
     """Library paths from ``site-packages/`` on and the home folder as ``~``: fewer tokens,
-    and the prompt does not carry the user's directory layout."""
+    and the prompt does not carry the user's directory layout. A notebook cell's file is
+    ``<cell HASH>`` (the hash of its code): the kernel's process id and temporary folder in
+    its path would make the same prompt differ in every kernel, so it could never replay."""
     text = _PACKAGES.sub(r'File "…/\1/', text)
+    text = _KERNEL_CELL.sub(r'File "<cell \1>"', text)
     home = os.path.expanduser("~")
     return text.replace(home + os.sep, "~" + os.sep) if len(home) > 1 else text
 

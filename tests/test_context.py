@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gptmagic.lasterror import from_exception
 from tests.conftest import run
 
 
@@ -253,6 +254,24 @@ def test_last_error_shortens_library_paths(shell, server):
     sent = ask(shell, server, "{_error}")
     assert "KeyError: 'b'" in sent and 'File "…/site-packages/pandas/' in sent
     assert pd.__file__.split("site-packages")[0] not in sent
+
+
+@pytest.mark.parametrize(
+    "folder", ["/tmp/ipykernel_4242", r"C:\Users\ann\AppData\Local\Temp\ipykernel_4242"]
+)
+def test_a_kernel_cells_file_is_named_by_its_code_hash_not_the_kernels_process(folder):
+    """ipykernel's file for a cell holds its process id: the same prompt in another kernel
+    would differ, and a recorded notebook asking about an error could never replay."""
+    separator = "\\" if "\\" in folder else "/"
+    source = "def ratio(a, b):\n    return a / b\nratio(1, 0)"
+    code = compile(source, f"{folder}{separator}2647485564.py", "exec")
+    try:
+        exec(code, {})
+    except ZeroDivisionError as exc:
+        text = from_exception(exc).traceback
+    assert 'File "<cell 2647485564>", line 3, in <module>' in text
+    assert 'File "<cell 2647485564>", line 2, in ratio' in text
+    assert "4242" not in text
 
 
 def test_usage_errors_do_not_count_as_the_last_error(shell, server):
