@@ -1,4 +1,5 @@
-"""notebooks/analysis.ipynb executed headless in a real kernel against the local server."""
+"""notebooks/analysis.ipynb executed headless in a real kernel against the local server, and
+replayed from its committed cache with no key and no server at all."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from nbformat.v4 import new_code_cell, new_notebook
 from papermill.exceptions import PapermillExecutionError
 
 from gptmagic.pictures import png_size
+from gptmagic.testing.example import ANALYSIS, CHART, COLUMNS, LOOKING, cache_path
+from gptmagic.testing.example import REVENUE as CODE
 from gptmagic.testing.notebook import execute, execute_with_papermill
 from gptmagic.testing.server import FakeOpenAI, Reply
 from tests.conftest import KEY
+from tests.test_sharing import REPLAY_PORT, nothing_listens_on
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "analysis.ipynb"
-CODE = (
-    'sales["revenue"] = sales["units"] * sales["price"]\n'
-    'print(sales.groupby("region")["revenue"].sum().sort_values(ascending=False))'
-)
+CACHE = cache_path(NOTEBOOK)
+# Run live, the notebook asks the server and leaves its committed cache alone.
+LIVE = {"GPTMAGIC_CACHE_MODE": "off"}
 
 
 def replies_for_the_demo(server) -> None:
-    """Two prose answers, then the --code cell's answer, which carries a ```python block."""
-    server.enqueue(Reply(), Reply(), Reply(text=f"Like this:\n\n```python\n{CODE}\n```"))
+    """The answers the committed notebook was recorded with (gptmagic.testing.example)."""
+    server.enqueue(*ANALYSIS)
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +38,13 @@ def analysis():
     def keep_reply(cell, cell_index, execute_reply):
         replies[cell_index] = execute_reply
 
+    recorded = CACHE.read_bytes()
     with FakeOpenAI(api_key=KEY, lifetime=300) as server:
         replies_for_the_demo(server)
-        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url, **LIVE}
         nb = execute(NOTEBOOK, env, on_cell_executed=keep_reply)
         prompts = [r.body["messages"][-1]["content"] for r in server.chat_requests]
+    assert CACHE.read_bytes() == recorded
     yield nb, prompts, replies
 
 
@@ -101,9 +106,9 @@ def test_the_code_is_kept_in_a_variable(analysis):
 
 def test_the_tools_question_shows_the_call_and_an_answer_from_its_result(analysis):
     nb, prompts, _ = analysis
-    shown = text_of(nb.cells[cell_index(nb, "%%gpt --tools")])
-    assert "🔧 describe_variable(sales) → 96 rows × 5 columns" in shown
-    assert "The data tools say: `sales`: pandas DataFrame, 96 rows × 5 columns" in shown
+    [output] = nb.cells[cell_index(nb, "%%gpt --tools")].outputs
+    shown = output.data["text/markdown"].split("\n\n<sub>")[0]
+    assert shown == f"{LOOKING}\n\n> 🔧 describe_variable(sales) → 96 rows × 5 columns\n\n{COLUMNS}"
     assert prompts[-1].startswith("`sales`: pandas DataFrame, 96 rows × 5 columns")
 
 
@@ -115,7 +120,7 @@ def test_the_executed_notebook_never_contains_the_key(analysis):
 def test_the_demo_runs_green_under_papermill(tmp_path):
     with FakeOpenAI(api_key=KEY, lifetime=300) as server:
         replies_for_the_demo(server)
-        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url, **LIVE}
         nb = execute_with_papermill(NOTEBOOK, tmp_path / "analysis.out.ipynb", env)
     assert len(server.chat_requests) == 6
     assert nb.metadata.papermill.exception is None
@@ -138,3 +143,69 @@ def test_papermill_reports_a_failed_cell_with_its_one_line_message(tmp_path):
     assert "\n" not in error.evalue
     assert error.traceback == [f"UsageError: {error.evalue}"]
     assert f'Exception encountered at "In [2]":\nUsageError: {error.evalue}\n' in str(error)
+
+
+# -- the committed notebook and its replay cache --------------------------------------------
+def answers(nb) -> list[dict]:
+    """The final output of each cell that asks the model (the dry run asks nothing)."""
+    return [
+        cell.outputs[0]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and cell.source.startswith("%%gpt")
+        and "--dry-run" not in cell.source.splitlines()[0]
+    ]
+
+
+@pytest.fixture(scope="module")
+def replayed():
+    """The committed notebook re-executed in replay mode, with no key, against an address
+    where nothing listens (a request that escaped the cache would fail its cell)."""
+    assert nothing_listens_on(REPLAY_PORT), f"port {REPLAY_PORT} must be closed for this test"
+    recorded = CACHE.read_bytes()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("OPENAI_API_KEY", raising=False)
+        patch.delenv("GPTMAGIC_CACHE", raising=False)
+        patch.setenv("GPTMAGIC_CACHE_MODE", "replay")
+        patch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{REPLAY_PORT}/v1")
+        nb = execute(NOTEBOOK, {}, allow_errors=True)  # a miss: an error output, asserted
+    assert CACHE.read_bytes() == recorded  # a replay never writes
+    return nb
+
+
+def test_the_committed_notebook_was_executed_with_every_answer_recorded():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    outputs = answers(nb)
+    assert len(outputs) == 5 == len(CACHE.read_text(encoding="utf-8").splitlines())
+    assert all(o.metadata["gptmagic"]["status"] == "complete" for o in outputs)
+    assert all(o.metadata["gptmagic"]["host"] == "127.0.0.1:47811" for o in outputs)
+    assert KEY not in NOTEBOOK.read_text() + CACHE.read_text()
+
+
+def test_every_answer_replays_from_the_cache_with_no_key_and_no_server(replayed):
+    assert [
+        o for c in replayed.cells for o in c.get("outputs", []) if o.output_type == "error"
+    ] == []
+    recorded = answers(nbformat.read(NOTEBOOK, as_version=4))
+    again = answers(replayed)
+    assert len(again) == len(recorded) == 5
+    for old, new in zip(recorded, again, strict=True):
+        assert new.metadata["gptmagic"]["replayed"] is True
+        assert new.data["text/plain"] == old.data["text/plain"]
+        old_body = old.data["text/markdown"].rsplit("\n\n<sub>", 1)[0]
+        new_body = new.data["text/markdown"].rsplit("\n\n<sub>", 1)[0]
+        assert new_body.startswith("> ↻ Replayed from analysis.gptcache.jsonl")
+        assert new_body.endswith(f"\n\n{old_body}")
+
+
+def test_the_chart_question_replays_from_the_figure_drawn_again(replayed):
+    [output] = replayed.cells[cell_index(replayed, "%%gpt\nWhat does this chart show?")].outputs
+    assert output.metadata["gptmagic"]["replayed"] is True
+    assert output.data["text/plain"] == CHART
+
+
+def test_the_tools_question_replays_its_call_line_once(replayed):
+    [output] = replayed.cells[cell_index(replayed, "%%gpt --tools")].outputs
+    shown = output.data["text/markdown"]
+    assert shown.count("> 🔧 describe_variable(sales) → 96 rows × 5 columns") == 1
+    assert output.metadata["gptmagic"]["tool_calls"][0]["name"] == "describe_variable"

@@ -1,13 +1,15 @@
-"""The shared example notebook: its scripted answers, and how its replay cache is recorded.
+"""The committed example notebooks: their scripted answers, and how their replay caches are
+recorded.
 
-``notebooks/shared_example.ipynb`` is committed executed, with the answers it got in
-``notebooks/shared_example.gptcache.jsonl`` next to it. To record both again (a fresh cache
-file, and the executed notebook written in place)::
+``notebooks/shared_example.ipynb`` and ``notebooks/analysis.ipynb`` are committed executed,
+with the answers they got in a ``.gptcache.jsonl`` next to each. To record one again (a fresh
+cache file, and the executed notebook written in place)::
 
     python -m gptmagic.testing.example notebooks/shared_example.ipynb
+    python -m gptmagic.testing.example notebooks/analysis.ipynb
 
 The local test server listens on the fixed port :data:`RECORD_PORT`, so the host in every
-record (part of its cache key) is the same each time the example is recorded again. A replay
+record (part of its cache key) is the same each time an example is recorded again. A replay
 needs no address: in replay mode a recording made against one other server is used, and says so.
 """
 
@@ -53,6 +55,47 @@ where $\bar{x}$ is the mean; dividing by $n - 1$ (Bessel's correction) removes t
 
 REPLIES = (Reply(text=TABLE), Reply(text=CODE), Reply(text=MATH))
 
+# notebooks/analysis.ipynb: answers that read the real data (data/sales.csv) correctly.
+QUESTIONS = """\
+Three questions the data can answer:
+
+1. Which region sells the most units, and is its lead steady from month to month?
+2. How does the mix of espresso machines and coffee grinders differ between regions?
+3. Which months look unusual? `units` is `float64` although it counts machines, a hint that \
+some values are missing."""
+FIX = """\
+`sales` has no column `unit price`: the `KeyError` names the column that was looked up. \
+The price column is `price`:
+
+```python
+sales["revenue"] = sales["units"] * sales["price"]
+```"""
+REVENUE = (
+    'sales["revenue"] = sales["units"] * sales["price"]\n'
+    'print(sales.groupby("region")["revenue"].sum().sort_values(ascending=False))'
+)
+CHART = """\
+Units sold per month in 2024, one line per region. **South** sells the most almost every \
+month, **West** comes second, **North** and **East** trail. Every region peaks in November \
+and December, South and West the most: a year-end season. North's drop in March is more \
+likely the two missing `units` values than a real slump."""
+LOOKING = "Let me look at `sales` first."
+COLUMNS = """\
+`sales` has 96 rows and 5 columns. Only `units` can hold missing values as loaded: it is \
+`float64` although it counts machines, which is how pandas stores whole numbers with gaps \
+(`sales["units"].isna().sum()` counts them); `month`, `region`, `product` and `price` \
+have their natural types."""
+DESCRIBE_SALES = {"name": "describe_variable", "arguments": '{"name": "sales"}'}
+ANALYSIS = (
+    Reply(text=QUESTIONS),
+    Reply(text=FIX),
+    Reply(text=f"Like this:\n\n```python\n{REVENUE}\n```"),
+    Reply(text=CHART),
+    Reply(text=LOOKING, tool_calls=[DESCRIBE_SALES]),
+    Reply(text=COLUMNS),
+)
+SCRIPTS = {"shared_example": REPLIES, "analysis": ANALYSIS}
+
 
 def cache_path(notebook: Path) -> Path:
     """The cache file the notebook names (``%config GPTMagic.cache``): next to it."""
@@ -60,10 +103,11 @@ def cache_path(notebook: Path) -> Path:
 
 
 def record(notebook: Path) -> Any:
-    """Execute ``notebook`` in record mode against the local server; returns the executed node."""
+    """Execute ``notebook`` in record mode against the local server, with its scripted
+    answers; returns the executed node."""
     cache_path(notebook).unlink(missing_ok=True)
     with FakeOpenAI(port=RECORD_PORT, lifetime=300) as server:
-        server.enqueue(*REPLIES)
+        server.enqueue(*SCRIPTS[notebook.stem])
         env = {
             "OPENAI_BASE_URL": server.base_url,
             "OPENAI_API_KEY": "sk-local-test-server",
