@@ -1,13 +1,22 @@
 """Showing an answer while it streams: in place in a notebook, as plain text in a terminal.
 
-In a notebook the answer is a Markdown display updated in place, throttled so the bytes sent
-to the frontend grow linearly with the answer, whatever its length or the token rate:
+In a notebook the answer is a Markdown display updated in place. In JupyterLab every in-place
+update costs the page a few milliseconds of main-thread time whatever its size (measured in
+bench/browser.py: a six-character update costs nearly as much as a 1,500-character one), so
+what the browser pays is the number of updates; the bytes sent must also grow linearly with
+the answer, whatever its length or the token rate:
 
-* an update is sent at most every ``MIN_INTERVAL`` seconds (about 20 a second), and only once
-  the visible tail has grown by ``GROWTH`` of its size since the last update, so the updates
-  of one display add up to a geometric series (about ``1 / GROWTH`` times its text);
-* once the tail passes ``FREEZE_AT`` characters it is closed at a paragraph break outside a
-  code fence and a new display continues below, so updates never resend old paragraphs.
+* the first text is shown as soon as it arrives; after that an update is sent at most every
+  ``MIN_INTERVAL`` seconds (8 a second: reads as continuous, and bounds the page's cost per
+  second), and only once the visible tail has grown by ``MIN_STEP`` characters and by
+  ``GROWTH`` of its size, so the updates of one display add up to a geometric series (about
+  ``1 / GROWTH`` times its text);
+* the tail is frozen (closed, and a new display continues below it, so updates never resend
+  old paragraphs) at a paragraph break once it passes ``FREEZE_AT`` characters, or sooner
+  (from ``MIN_FREEZE``) when waiting for it to grow by ``GROWTH`` would hold the next update
+  longer than ``MAX_WAIT`` at the rate text is arriving: a slow local model still shows new
+  text several times a second, while a fast answer keeps few, long displays to lay out. An
+  open code block is frozen at a line: closed above, reopened below.
 
 When the answer is done, :meth:`MarkdownView.finish` replaces every streaming display with
 one final output holding the whole answer (``clear_output(wait=True)`` then ``display``), so
@@ -23,9 +32,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-MIN_INTERVAL = 0.05
+MIN_INTERVAL = 0.125
 GROWTH = 0.15
 FREEZE_AT = 1500
+MIN_STEP = 24
+MIN_FREEZE = 200
+MAX_WAIT = 0.3
 
 
 class AnswerView(Protocol):
@@ -35,17 +47,35 @@ class AnswerView(Protocol):
     def discard(self) -> None: ...
 
 
-def paragraph_break(text: str) -> int:
-    """Index just after the last blank line of ``text`` outside a fenced code block, or -1."""
-    inside, cut, pos = False, -1, 0
+def freeze_split(text: str) -> tuple[str, str] | None:
+    """Split streamed Markdown into a part that can be frozen and a tail that stays live.
+
+    The cut is the last blank line outside a code fence; when the text ends inside an open
+    fence whose lines come after that, the cut is its last complete line instead, and the
+    fence is closed in the frozen part and reopened (same opening line) in the tail, so a
+    long code block streams as smoothly as prose. None when there is no cut (one growing
+    paragraph, or nothing complete yet).
+    """
+    fence: tuple[str, str] | None = None  # (opening line, closing marker) while inside
+    cut, fence_cut, pos = -1, -1, 0
     for line in text.splitlines(keepends=True):
         pos += len(line)
-        stripped = line.lstrip()
-        if stripped.startswith("```") or stripped.startswith("~~~"):
-            inside = not inside
-        elif not inside and not stripped.strip() and pos < len(text):
+        stripped = line.strip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            marker = stripped[: len(stripped) - len(stripped.lstrip(stripped[0]))]
+            fence, fence_cut = (line if line.endswith("\n") else line + "\n", marker), -1
+        elif (
+            fence is not None and stripped.startswith(fence[1]) and not stripped.strip(fence[1][0])
+        ):
+            fence = None
+        elif fence is None and not stripped and pos < len(text):
             cut = pos
-    return cut
+        elif fence is not None and pos < len(text):
+            fence_cut = pos  # after a complete line inside the fence, with more after it
+    if fence is not None and fence_cut > cut:
+        opening, marker = fence
+        return text[:fence_cut] + marker + "\n", opening + text[fence_cut:]
+    return (text[:cut], text[cut:]) if cut > 0 else None
 
 
 class MarkdownView:
@@ -83,12 +113,14 @@ class MarkdownView:
         if now - self._last < MIN_INTERVAL:
             return
         size = self._tail_len if len(self._answers) == 1 else self._total_len
-        if size - self._shown_len < max(1, GROWTH * self._shown_len):
+        step = max(MIN_STEP, GROWTH * self._shown_len) if self._shown_len else 1  # first: now
+        if size - self._shown_len < step:
             return
+        rate = (size - self._shown_len) / (now - self._last)
         self._last = now
-        self._refresh()
+        self._refresh(rate)
 
-    def _refresh(self) -> None:
+    def _refresh(self, rate: float = float("inf")) -> None:
         if len(self._answers) > 1:
             from .render import join_answers
 
@@ -98,14 +130,20 @@ class MarkdownView:
             return
         tail = "".join(self._tail)
         self._tail = [tail]
-        cut = paragraph_break(tail) if len(tail) >= FREEZE_AT else -1
-        if cut > 0:
-            self._show(tail[:cut])  # the frozen part's last state
+        split = freeze_split(tail) if self._should_freeze(len(tail), rate) else None
+        if split is not None:
+            frozen, tail = split
+            self._show(frozen)  # the frozen part's last state
             self._display_id = None
-            tail = tail[cut:]
             self._tail, self._tail_len = [tail], len(tail)
         self._show(tail)
         self._shown_len = len(tail)
+
+    @staticmethod
+    def _should_freeze(size: int, rate: float) -> bool:
+        """Close the tail once it is long, or once waiting for it to grow by ``GROWTH`` would
+        hold the next update longer than ``MAX_WAIT`` at the rate text is arriving."""
+        return size >= FREEZE_AT or (size >= MIN_FREEZE and GROWTH * size > rate * MAX_WAIT)
 
     def _show(self, markdown: str) -> None:
         # Intermediate states carry Markdown only: half the bytes; the final output has both.
