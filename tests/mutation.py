@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("chat", "conversation", "retrying", "errors", "usage", "context", "cache", "codecells")
-CORE += ("compat", "outcome")
+CORE += ("compat", "outcome", "streaming")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ TESTS = {
     "codecells": ("test_unit_codecells.py", "test_codecells.py"),
     "compat": ("test_unit_chat_completions.py", "test_reliability.py"),
     "describe": ("test_unit_describe.py", "test_context.py"),
+    "streaming": ("test_streaming.py", "test_chat.py"),
 }
 
 M = Mutant
@@ -714,6 +715,44 @@ MUTANTS = [
         "answers = collected.answers()",
         "an answer echoing the key is shown and kept",
         ("test_secrets.py",),
+    ),
+    # -- streaming: the live display's pace and freezing --------------------------------------
+    M("streaming", "MIN_INTERVAL = 0.125", "MIN_INTERVAL = 0.05", "more than 8 updates a second"),
+    M(
+        "streaming",
+        "if now - self._last < MIN_INTERVAL:",
+        "if now - self._last < 0:",
+        "updates are not paced at all",
+    ),
+    M(
+        "streaming",
+        "step = max(MIN_STEP, GROWTH * self._shown_len) if self._shown_len else 1",
+        "step = MIN_STEP",
+        "updates resend the tail without growth: bytes grow with time, not length",
+    ),
+    M(
+        "streaming",
+        "return size >= FREEZE_AT or (size >= MIN_FREEZE and GROWTH * size > rate * MAX_WAIT)",
+        "return size >= FREEZE_AT",
+        "a slow stream stalls for seconds between updates",
+    ),
+    M(
+        "streaming",
+        "return size >= FREEZE_AT or (size >= MIN_FREEZE and GROWTH * size > rate * MAX_WAIT)",
+        "return size >= MIN_FREEZE",
+        "a fast stream is cut into many short displays",
+    ),
+    M(
+        "streaming",
+        "    if fence is not None and fence_cut > cut:",
+        "    if False:",
+        "a long code block cannot be frozen and stalls a slow stream",
+    ),
+    M(
+        "streaming",
+        'return text[:fence_cut] + marker + "\\n", opening + text[fence_cut:]',
+        "return text[:fence_cut], text[fence_cut:]",
+        "a frozen code block is left open: the rest renders as prose",
     ),
     # -- describe: the caps of prompt renderings -----------------------------------------------
     M("describe", "SERIES_ROWS = 20", "SERIES_ROWS = 10", "a Series shows fewer than 20 values"),
