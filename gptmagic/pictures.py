@@ -190,51 +190,36 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-# PNG colour type -> channels; what a row of pixels holds follows from the bit depth.
-PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-PNG_SHOWN = (b"PLTE", b"tRNS")  # chunks besides the image data that change what is shown
+DIGEST_MAX_PIXELS = 50_000_000  # past this a PNG is keyed by its bytes, never decoded
 
 
 def pixel_digest(data: bytes) -> str | None:
-    """The SHA-256 of a PNG's header, palette and decompressed image rows, or None when
-    ``data`` is not a PNG that can be read.
+    """The SHA-256 of a PNG's size and RGBA pixels, or None when ``data`` is not a PNG that
+    can be read here (no Pillow, unreadable, or over ``DIGEST_MAX_PIXELS``).
 
-    The same picture gives the same digest however it was compressed (another zlib or Pillow
-    version, another level) and whatever text chunks it carries (matplotlib writes its version
-    in one), so a chart drawn again elsewhere still finds its recording in a replay cache.
-    Decompression is streamed and capped at the size the header promises (twice, for an
-    interlaced image), so a small file that inflates to gigabytes is refused, not hashed.
+    The same picture gives the same digest however it was encoded (another zlib or Pillow
+    version, compression level or row filters, a palette or not) and whatever text chunks it
+    carries (matplotlib writes its version in one), so a chart drawn again elsewhere still
+    finds its recording in a replay cache. Pillow decodes it: a figure in a prompt means
+    matplotlib, which depends on Pillow; without it the caller keys the bytes. The size is
+    read from the header first, so a small file claiming a huge image is never decoded.
     """
-    import hashlib
-    import zlib
-
     size = png_size(data)
-    channels = PNG_CHANNELS.get(data[25]) if size and len(data) >= 33 else None
-    if size is None or channels is None:
+    if size is None or size[0] * size[1] > DIGEST_MAX_PIXELS:
         return None
-    width, height = size
-    left = 2 * height * (1 + -(-width * channels * data[24] // 8)) + 1024
-    digest, inflate, position = hashlib.sha256(data[16:29]), zlib.decompressobj(), 8
     try:
-        while position + 8 <= len(data):
-            length, kind = struct.unpack(">I4s", data[position : position + 8])
-            body = data[position + 8 : position + 8 + length]
-            position += 12 + length
-            if kind in PNG_SHOWN:
-                digest.update(kind + body)
-            elif kind == b"IDAT":
-                while body:
-                    rows = inflate.decompress(body, 1 << 20)
-                    left -= len(rows)
-                    if left < 0:
-                        return None
-                    digest.update(rows)
-                    body = inflate.unconsumed_tail
-            elif kind == b"IEND":
-                break
-    except zlib.error:
+        from PIL import Image
+    except ImportError:
         return None
-    return digest.hexdigest()
+    import hashlib
+
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            pixels = image.convert("RGBA")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    header = f"{pixels.width}x{pixels.height}".encode()
+    return hashlib.sha256(header + pixels.tobytes()).hexdigest()
 
 
 def image_size(data: bytes) -> tuple[str, int, int] | None:
