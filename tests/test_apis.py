@@ -94,6 +94,25 @@ def test_n_above_one_is_refused_before_sending(responses, server):
     assert not server.responses_requests
 
 
+@pytest.mark.parametrize("how", ["option", "setting"])
+def test_a_reasoning_effort_on_chat_is_refused_before_sending(shell, server, how):
+    """Chat Completions sends no reasoning effort: silently dropping it would leave
+    ``reasoning=high`` in the provenance of an answer that never asked for it."""
+    server.enqueue(Reply(text="First."))
+    run(shell, "%%gpt\nFirst")
+    if how == "setting":
+        run(shell, "%config GPTMagic.reasoning = 'high'")
+    option = " --reasoning high" if how == "option" else ""
+    result = run(shell, f"%%gpt -m o-reason{option}\nThink hard")
+    assert str(result.error_in_exec) == (
+        "A reasoning effort (--reasoning or GPTMagic.reasoning) is sent only with "
+        "GPTMagic.api = 'responses'; set that, or leave the effort out for chat."
+    )
+    assert len(server.chat_requests) == 1  # the first cell's only
+    magic = shell.magics_manager.registry["GPTMagic"]
+    assert [t.user.content for t in magic.session.conversation.turns] == ["First"]
+
+
 def test_max_output_tokens_cut_is_told_like_chat(responses, server, outputs):
     server.enqueue(Reply(tokens=40, finish_reason="length"))
     run(responses, "%%gpt --max-tokens 20\nLong")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from ..errors import error_field
+from ..errors import GPTMagicError, error_field
 from ..files import without_lone_surrogates
 from ..usage import Usage
 from .base import Backend, ChatParameters
@@ -118,6 +118,12 @@ class ChatCompletions(Backend):
     def body(
         self, request: ChatParameters, messages: list[dict[str, Any]], adaptations: set[str]
     ) -> dict[str, Any]:
+        """The body; a reasoning effort is refused, not dropped (it would stay in provenance)."""
+        if request.reasoning:
+            raise GPTMagicError(
+                "A reasoning effort (--reasoning or GPTMagic.reasoning) is sent only with "
+                "GPTMagic.api = 'responses'; set that, or leave the effort out for chat."
+            )
         return chat_body(
             model=request.model,
             messages=messages,
