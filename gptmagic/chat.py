@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import cache
 from .apikey import known_secrets
-from .backends import backend_for
+from .backends import backend_for, request_url
 from .backends.events import Delta, Finish, MalformedChunk, Reasoning, Reported, ToolCall
-from .client import sdk_for
+from .client import public_url, sdk_for
 from .content import Content, message_tokens, text_of
 from .conversation import Message, Plan
 from .dryrun import show_dry_run
@@ -182,7 +182,7 @@ class ChatCell:
         self.messages = plan.messages
         body = self.body()
         if request.dry_run:
-            url = f"{self.endpoint.public_url}{self.backend.path}"
+            url = public_url(request_url(self.endpoint, self.backend.path, request.model))
             show_dry_run(self.messages, body, url, request.images)
             return
         self.cached = cache.for_chat(

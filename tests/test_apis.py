@@ -206,6 +206,26 @@ def test_azure_without_an_api_version_is_one_line_and_sends_nothing(
     assert not server.chat_requests
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_an_azure_dry_run_shows_the_url_the_request_really_goes_to(
+    azure_shell, server, outputs, api
+):
+    """A URL copied from the portal (with a key pasted into its query) is cut to the resource:
+    the dry run names the deployment's path and the api-version sent, never the query."""
+    portal = f"{server.url}/openai/deployments/gpt-4o/chat/completions?api-version={VERSION}"
+    run(azure_shell, f"%config GPTMagic.base_url = '{portal}&api-key=PASTED-KEY-1234'")
+    run(azure_shell, f"%config GPTMagic.api = '{api}'")
+    run(azure_shell, "%%gpt -m gpt-4o --dry-run\nHello")
+    shown = outputs.outputs[-1]["data"]["text/plain"].split("\n")[0]
+    assert "PASTED-KEY" not in shown
+    server.enqueue(Reply(text="Sent."))
+    run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    [request] = server.requests
+    sent = f"{server.url}{request.path}?api-version={request.query['api-version']}"
+    assert shown.startswith(f"Dry run: nothing sent. POST {sent}, ≈")
+    assert "PASTED-KEY" not in str(request.query)
+
+
 def test_auto_picks_azure_only_for_an_azure_host():
     from gptmagic.client import Endpoint
 

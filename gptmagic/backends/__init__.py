@@ -71,6 +71,15 @@ def provider_url(provider: str) -> str | None:
     return os.environ.get(entry[2]) if entry else None
 
 
+def request_url(endpoint: Any, path: str, model: str) -> str:
+    """Where a request to the API's ``path`` goes (``--dry-run`` shows it): the base URL and
+    the path, or the provider's own address for it (Azure: a deployment's, with api-version)."""
+    entry = PROVIDERS.get(endpoint.provider)
+    if entry is None:
+        return endpoint.base_url + path
+    return _module(entry[0]).request_url(endpoint, path, model)
+
+
 def client_factory(provider: str) -> Callable[[Any, Any], Any] | None:
     """A provider's ``make_client(endpoint, key)``; None for the OpenAI client."""
     entry = PROVIDERS.get(provider)

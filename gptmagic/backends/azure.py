@@ -97,6 +97,19 @@ def make_azure_client(
     )
 
 
+#: the paths the SDK sends to a deployment (``/openai/deployments/{model}...``); the others,
+#: the Responses API's among them, go to ``/openai...`` with the model in the body
+DEPLOYMENT_PATHS = ("/chat/completions", "/completions", "/embeddings", "/images/generations")
+
+
+def request_url(endpoint: Any, path: str, model: str) -> str:
+    """The URL the ``AzureOpenAI`` client sends ``path`` to: the resource (a portal URL's
+    path and query cut), the deployment when the path takes one, and the api-version."""
+    azure = AzureEndpoint.resolve(endpoint.base_url or None, endpoint.api_version or None)
+    deployment = f"/deployments/{model}" if path in DEPLOYMENT_PATHS else ""
+    return f"{azure.endpoint}/openai{deployment}{path}?api-version={azure.api_version}"
+
+
 def make_client(endpoint: Any, key: Any) -> Any:
     """The provider hook (see :mod:`gptmagic.backends`): an ``AzureOpenAI`` for gptmagic's
     ``Endpoint``, with a key typed in this kernel (a ``Secret``) or else the environment's."""
