@@ -113,6 +113,7 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
     # The HTTP library reads HTTP(S)_PROXY when a client is made: a %env change needs a new one.
     environment = () if endpoint.proxy else tuple(sorted(urllib.request.getproxies().items()))
     cache_key = (endpoint, key, environment)
+    check_scheme(endpoint)
     if cache_key in session.clients:
         return session.clients[cache_key]
     try:
@@ -126,6 +127,22 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
     raise GPTMagicError(
         f"Cannot set up the connection to {endpoint.host}{proxy}: {problem} "
         "Check GPTMagic.proxy (or HTTPS_PROXY / HTTP_PROXY) and GPTMagic.base_url."
+    )
+
+
+def check_scheme(endpoint: Endpoint) -> None:
+    """A base URL without ``http://`` or ``https://`` (``myres.openai.azure.com``) fails every
+    attempt the same way; retrying, or blaming the network or the proxy, would mislead."""
+    if urlsplit(endpoint.base_url).scheme.lower() in ("http", "https"):
+        return
+    from .backends import PROVIDERS
+
+    variable = PROVIDERS[endpoint.provider][2] if endpoint.provider in PROVIDERS else ""
+    address = public_url(endpoint.base_url)
+    raise GPTMagicError(
+        f"The server address {address!r} has no http:// or https:// in front: write it in "
+        f"full (https://{address}, or http:// for a local server) in GPTMagic.base_url or "
+        f"{variable or 'OPENAI_BASE_URL'}."
     )
 
 

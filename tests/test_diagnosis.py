@@ -105,6 +105,24 @@ def test_models_with_a_wrong_base_url_says_what_to_fix(shell, server, capsys, st
     assert paths(server) == ["GET /models"]  # no probe: this was the probe
 
 
+@pytest.mark.parametrize("command", ["%%gpt\nHello", "%gpt models"])
+def test_a_base_url_without_a_scheme_is_one_line_and_not_retried(
+    shell, server, outputs, capsys, command
+):
+    """``127.0.0.1:8765/v1`` cannot be sent (httpx: UnsupportedProtocol): no retry can help,
+    and the proxy or the network is not to blame."""
+    address = server.url.removeprefix("http://") + "/v1"
+    run(shell, f"%config GPTMagic.base_url = '{address}'")
+    assert not run(shell, command).success
+    assert error_line(capsys) == (
+        f"UsageError: The server address {address!r} has no http:// or https:// in front: "
+        f"write it in full (https://{address}, or http:// for a local server) in "
+        "GPTMagic.base_url or OPENAI_BASE_URL."
+    )
+    assert not any("retrying" in str(o["data"]) for o in outputs.outputs)
+    assert server.requests == []
+
+
 def test_a_404_that_cannot_be_told_apart_names_both_causes():
     exc = status_error(404, body={"message": "Not Found"}, cls=openai.NotFoundError)
     facts = Facts(base_url="http://h:1/api")  # the model list could not be fetched
