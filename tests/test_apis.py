@@ -226,6 +226,30 @@ def test_an_azure_dry_run_shows_the_url_the_request_really_goes_to(
     assert "PASTED-KEY" not in str(request.query)
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "line"),
+    [
+        (
+            "myres.openai.azure.com",
+            "The server address 'myres.openai.azure.com' has no http:// or https:// in front: "
+            "write it in full (https://myres.openai.azure.com, or http:// for a local server) "
+            "in GPTMagic.base_url or AZURE_OPENAI_ENDPOINT.",
+        ),
+        (
+            "http://myres.openai.azure.com",
+            "Azure OpenAI resources answer over https only; http://myres.openai.azure.com "
+            "would send the key unencrypted. Use https://myres.openai.azure.com.",
+        ),
+    ],
+)
+def test_an_azure_endpoint_without_https_is_one_line_before_anything_is_sent(
+    azure_shell, server, monkeypatch, endpoint, line
+):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", endpoint)
+    result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    assert str(result.error_in_exec) == line
+
+
 def test_auto_picks_azure_only_for_an_azure_host():
     from gptmagic.client import Endpoint
 

@@ -50,6 +50,11 @@ class AzureEndpoint:
                 "(https://NAME.openai.azure.com) or GPTMagic.base_url."
             )
         parts = urlsplit(url.strip())
+        if parts.scheme.lower() == "http" and is_azure_url(url):
+            raise GPTMagicError(
+                f"Azure OpenAI resources answer over https only; http://{parts.hostname} would "
+                f"send the key unencrypted. Use https://{parts.hostname}."
+            )
         from_url = parse_qs(parts.query).get("api-version", [None])[-1]
         version = api_version or from_url or os.environ.get(VERSION_ENV)
         if not version:
