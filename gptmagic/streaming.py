@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 MIN_INTERVAL = 0.125
 GROWTH = 0.15
@@ -38,6 +38,7 @@ FREEZE_AT = 1500
 MIN_STEP = 24
 MIN_FREEZE = 200
 MAX_WAIT = 0.3
+MAX_DISPLAYS = 40  # JupyterLab and Notebook 7 show 50 outputs, then "Show more outputs"
 
 
 class AnswerView(Protocol):
@@ -47,7 +48,17 @@ class AnswerView(Protocol):
     def discard(self) -> None: ...
 
 
-def freeze_split(text: str) -> tuple[str, str] | None:
+class Split(NamedTuple):
+    """Where streamed Markdown is cut: ``frozen`` is shown as it stands, ``live`` goes on
+    growing, and ``cut`` is the index in the text where ``live``'s own text starts (``live``
+    may begin with a code fence's opening line again)."""
+
+    frozen: str
+    live: str
+    cut: int
+
+
+def freeze_split(text: str) -> Split | None:
     """Split streamed Markdown into a part that can be frozen and a tail that stays live.
 
     The cut is the last blank line outside a code fence; when the text ends inside an open
@@ -74,8 +85,8 @@ def freeze_split(text: str) -> tuple[str, str] | None:
             fence_cut = pos  # after a complete line inside the fence, with more after it
     if fence is not None and fence_cut > cut:
         opening, marker = fence
-        return text[:fence_cut] + marker + "\n", opening + text[fence_cut:]
-    return (text[:cut], text[cut:]) if cut > 0 else None
+        return Split(text[:fence_cut] + marker + "\n", opening + text[fence_cut:], fence_cut)
+    return Split(text[:cut], text[cut:], cut) if cut > 0 else None
 
 
 class MarkdownView:
@@ -92,6 +103,9 @@ class MarkdownView:
         self._total_len = 0  # all answers (-n), to pace the combined display
         self._display_id: str | None = None
         self._displays = 0
+        self._tail_start = 0  # where the tail's own text starts in answer 0
+        self._reopened = ""  # a code fence's opening line the tail begins with, if any
+        self._merged = 0  # characters of answer 0 in the first display since the last merge
         self._shown_len = 0
         self._last = float("-inf")
         self.updates = 0
@@ -128,22 +142,41 @@ class MarkdownView:
             self._show(text)
             self._shown_len = self._total_len  # the same measure as `size` in append()
             return
-        tail = "".join(self._tail)
-        self._tail = [tail]
-        split = freeze_split(tail) if self._should_freeze(len(tail), rate) else None
+        text = "".join(self._tail)
+        self._tail, tail = [text], text
+        split = freeze_split(text) if self._should_freeze(len(text), rate) else None
         if split is not None:
-            frozen, tail = split
-            self._show(frozen)  # the frozen part's last state
+            start = self._tail_start + split.cut - len(self._reopened)
+            if self._displays >= MAX_DISPLAYS:
+                self._merge(start, closing=split.frozen[split.cut :])
+            else:
+                self._show(split.frozen)  # the frozen part's last state
             self._display_id = None
+            tail, self._tail_start = split.live, start
+            self._reopened = tail[: len(tail) - (len(text) - split.cut)]
             self._tail, self._tail_len = [tail], len(tail)
         self._show(tail)
         self._shown_len = len(tail)
 
-    @staticmethod
-    def _should_freeze(size: int, rate: float) -> bool:
+    def _merge(self, upto: int, closing: str) -> None:
+        """Replace every display so far by one holding answer 0 up to ``upto`` (``closing``
+        ends a code fence left open there), before a frontend's cap on outputs hides the
+        rest. Frozen displays hold at least ``1 / (MAX_DISPLAYS - 1)`` of the merged text,
+        so each merge at least doubles it: all merges together resend under twice the answer.
+        """
+        self._clear(wait=True)
+        self._displays, self._display_id = 0, None
+        self._show("".join(self._answers[0])[:upto] + closing)
+        self._merged = upto
+
+    def _should_freeze(self, size: int, rate: float) -> bool:
         """Close the tail once it is long, or once waiting for it to grow by ``GROWTH`` would
-        hold the next update longer than ``MAX_WAIT`` at the rate text is arriving."""
-        return size >= FREEZE_AT or (size >= MIN_FREEZE and GROWTH * size > rate * MAX_WAIT)
+        hold the next update longer than ``MAX_WAIT`` at the rate text is arriving; after a
+        merge, only at sizes that keep merges geometric (see :meth:`_merge`)."""
+        least = self._merged // (MAX_DISPLAYS - 1)
+        if size < max(MIN_FREEZE, least):
+            return False
+        return size >= FREEZE_AT or GROWTH * size > rate * MAX_WAIT
 
     def _show(self, markdown: str) -> None:
         # Intermediate states carry Markdown only: half the bytes; the final output has both.

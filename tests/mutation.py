@@ -732,14 +732,14 @@ MUTANTS = [
     ),
     M(
         "streaming",
-        "return size >= FREEZE_AT or (size >= MIN_FREEZE and GROWTH * size > rate * MAX_WAIT)",
+        "return size >= FREEZE_AT or GROWTH * size > rate * MAX_WAIT",
         "return size >= FREEZE_AT",
         "a slow stream stalls for seconds between updates",
     ),
     M(
         "streaming",
-        "return size >= FREEZE_AT or (size >= MIN_FREEZE and GROWTH * size > rate * MAX_WAIT)",
-        "return size >= MIN_FREEZE",
+        "return size >= FREEZE_AT or GROWTH * size > rate * MAX_WAIT",
+        "return True",
         "a fast stream is cut into many short displays",
     ),
     M(
@@ -750,9 +750,27 @@ MUTANTS = [
     ),
     M(
         "streaming",
-        'return text[:fence_cut] + marker + "\\n", opening + text[fence_cut:]',
-        "return text[:fence_cut], text[fence_cut:]",
+        'return Split(text[:fence_cut] + marker + "\\n", opening + text[fence_cut:], fence_cut)',
+        "return Split(text[:fence_cut], text[fence_cut:], fence_cut)",
         "a frozen code block is left open: the rest renders as prose",
+    ),
+    M(
+        "streaming",
+        "            if self._displays >= MAX_DISPLAYS:",
+        "            if False:",
+        "a long answer passes a notebook's output cap and seems to stop",
+    ),
+    M(
+        "streaming",
+        "        least = self._merged // (MAX_DISPLAYS - 1)",
+        "        least = 0",
+        "merges resend the answer every few displays: bytes grow with its square",
+    ),
+    M(
+        "streaming",
+        "                self._merge(start, closing=split.frozen[split.cut :])",
+        '                self._merge(start, closing="")',
+        "a merge leaves a code block open: the live tail renders inside it",
     ),
     # -- describe: the caps of prompt renderings -----------------------------------------------
     M("describe", "SERIES_ROWS = 20", "SERIES_ROWS = 10", "a Series shows fewer than 20 values"),
