@@ -6,6 +6,7 @@ Names start with ``_b`` so they stay out of the way of anything a magic defines.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 PROMPT = "bench"
 FIRST_WORD = "Lorem"  # the test server's lorem answers start with it
@@ -15,6 +16,7 @@ import os as _bos, time as _bt, openai as _bo
 _bsdk = _bo.OpenAI(max_retries=0, timeout=120, api_key=_bos.environ["OPENAI_API_KEY"])
 _bbody = dict(model="gpt-4o-mini", messages=[{{"role": "user", "content": {PROMPT!r}}}],
               stream=True, stream_options={{"include_usage": True}})
+_brbody = dict(model="gpt-4o-mini", input={PROMPT!r}, stream=True)
 """
 
 # The floor: a plain loop over the SDK's stream that keeps the text, nothing more.
@@ -28,9 +30,46 @@ for _bc in _bsdk.chat.completions.create(**_bbody):
 _btext = "".join(_bparts)
 """
 
+# The same floor over the Responses API: its text arrives as response.output_text.delta events.
+RESPONSES_STREAM = """\
+_bparts, _bfirst = [], None
+for _be in _bsdk.responses.create(**_brbody):
+    if _be.type == "response.output_text.delta":
+        _bparts.append(_be.delta)
+        if _bfirst is None:
+            _bfirst = _bt.monotonic()
+_btext = "".join(_bparts)
+"""
+
 GPT_SETUP = "%load_ext gptmagic"
 GPT_CELL = f"%%gpt\n{PROMPT}"
-GPT_BEFORE = "%gpt reset"  # every measured answer starts from the same conversation
+
+
+def gpt_before(api: str) -> str:
+    """The cell before a measured ``%%gpt``: the API it speaks, and the same conversation."""
+    return f"%config GPTMagic.api = {api!r}\n%gpt reset"
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API measured side by side: its raw SDK loop (the floor) and ``%%gpt`` speaking it."""
+
+    name: str  # GPTMagic.api
+    floor: str  # the way names in the report
+    magic: str
+    sdk_stream: str
+    path: str  # where the test server records the request
+
+    @property
+    def label(self) -> str:
+        return "" if self.name == "chat" else " (Responses API)"
+
+
+CHAT = Api("chat", "SDK loop", "gptmagic", SDK_STREAM, "/v1/chat/completions")
+RESPONSES = Api(
+    "responses", "responses SDK loop", "gptmagic responses", RESPONSES_STREAM, "/v1/responses"
+)
+APIS = (CHAT, RESPONSES)
 
 PEER_EXTENSION = "jupyter_ai_magics"
 PEER_SETUP = f"%load_ext {PEER_EXTENSION}\n%config AiMagics.max_history = 0"

@@ -28,27 +28,29 @@ class FirstText:
     repeats: int
 
 
-def sdk_latency(kernel: Kernel, server: ServerProcess) -> float:
+def sdk_latency(kernel: Kernel, server: ServerProcess, api: cells.Api) -> float:
     server.reset()
     server.enqueue(**REPLY)
-    first = float(kernel.execute(cells.SDK_STREAM, {"t": "_bfirst"}).expression("t"))
-    return first - server.last_first_byte()
+    first = float(kernel.execute(api.sdk_stream, {"t": "_bfirst"}).expression("t"))
+    return first - server.last_first_byte(api.path)
 
 
-def gptmagic_latency(kernel: Kernel, server: ServerProcess) -> float:
+def gptmagic_latency(kernel: Kernel, server: ServerProcess, api: cells.Api) -> float:
+    kernel.execute(cells.gpt_before(api.name))
     server.reset()
     server.enqueue(**REPLY)
     shown = kernel.execute(cells.GPT_CELL).first_display_containing(cells.FIRST_WORD)
-    return shown - server.last_first_byte()
+    return shown - server.last_first_byte(api.path)
 
 
-def first_text(kernel: Kernel, server: ServerProcess, repeats: int) -> FirstText:
-    """Both paths ``repeats`` times, alternating which goes first, in one warmed-up kernel."""
+def first_text(kernel: Kernel, server: ServerProcess, api: cells.Api, repeats: int) -> FirstText:
+    """Both paths over ``api``, ``repeats`` times, alternating which goes first, in one
+    warmed-up kernel."""
     paths = [("sdk", sdk_latency), ("gptmagic", gptmagic_latency)]
     rounds = []
     for i in range(repeats + 1):
         ordered = paths if i % 2 else paths[::-1]
-        rounds.append({name: measure(kernel, server) for name, measure in ordered})
+        rounds.append({name: measure(kernel, server, api) for name, measure in ordered})
     rounds = rounds[1:]  # the first round warms both paths up
     return FirstText(
         gptmagic=statistics.median(r["gptmagic"] for r in rounds),

@@ -20,11 +20,13 @@ import machine
 from conversation import long_conversation
 from kernel import Kernel
 from latency import first_text
-from loadtime import load_time
+from loadtime import compile_bytecode, load_time
 from peer import find_peer
 from report import Results, render
 from serverproc import KEY, ServerProcess
 from streamcost import Way, stream_costs, warm_up
+
+import gptmagic
 
 QUICK = {"repeats": 2, "kernels": 2, "sizes": "200,2000", "paced_tokens": "200", "turns": 30}
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY")
@@ -46,22 +48,23 @@ def replies(sizes: list[int]) -> list[dict]:
 def run_gptmagic(
     args: argparse.Namespace, server: ServerProcess, scratch: Path, results: Results
 ) -> None:
-    """Items 2, 3 and 4 for gptmagic and its floor, in one kernel."""
-    ways = {
-        "SDK loop": Way("", cells.SDK_STREAM, shows_answer=False),
-        "gptmagic": Way(cells.GPT_BEFORE, cells.GPT_CELL),
-    }
+    """Items 2, 3 and 4 for gptmagic and its floor, for each API, in one kernel."""
+    ways = {}
+    for api in cells.APIS:
+        ways[api.floor] = Way("", api.sdk_stream, shows_answer=False)
+        ways[api.magic] = Way(cells.gpt_before(api.name), cells.GPT_CELL)
     with Kernel(sys.executable, kernel_env(server), scratch) as kernel:
         kernel.execute(cells.SDK_SETUP + cells.GPT_SETUP)
         warm_up(kernel, server, ways)
-        progress("item 2: first answer text")
-        results.first_text = first_text(kernel, server, 3 * args.repeats)
+        for api in cells.APIS:
+            progress(f"item 2: first answer text ({api.name})")
+            results.first_text[api.name] = first_text(kernel, server, api, 3 * args.repeats)
         progress(f"items 3, 4: streaming {args.sizes} tokens")
         results.costs |= stream_costs(kernel, server, ways, replies(args.sizes), args.repeats)
         if args.paced_tokens:
             progress(f"item 4: {args.paced_tokens} tokens at {args.paced_rate:g} tokens/s")
             paced = [{"tokens": n, "chunk_delay": 1 / args.paced_rate} for n in args.paced_tokens]
-            only = {"gptmagic": ways["gptmagic"]}
+            only = {cells.CHAT.magic: ways[cells.CHAT.magic]}
             results.paced = list(stream_costs(kernel, server, only, paced, 1).values())
             results.paced_rate = args.paced_rate
 
@@ -97,6 +100,7 @@ def run_all(args: argparse.Namespace) -> Results:
     ):
         scratch = Path(tmp)
         progress(f"item 1: %load_ext gptmagic in {args.kernels} fresh kernels")
+        compile_bytecode(Path(gptmagic.__file__).parent)
         results.load["gptmagic"] = load_time(
             sys.executable, kernel_env(server), scratch, "gptmagic", args.kernels
         )

@@ -58,7 +58,8 @@ class ServerProcess:
         """Forget recorded requests, so that reading them stays cheap."""
         self._call("/_control/reset", {})
 
-    def last_first_byte(self) -> float:
-        """``time.monotonic()`` at which the last chat stream's first event was written."""
+    def last_first_byte(self, path: str = "/v1/chat/completions") -> float:
+        """``time.monotonic()`` at which the last stream's first event (of a request to
+        ``path``) was written."""
         recorded = self._call("/_control/requests")
-        return [r for r in recorded if r["path"] == "/v1/chat/completions"][-1]["first_byte"]
+        return [r for r in recorded if r["path"] == path][-1]["first_byte"]
