@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import lasterror
 from .session import KernelSession
 
 EVENTS = ("pre_run_cell", "post_run_cell")
@@ -25,6 +24,10 @@ class KernelHooks:
 
     def post_run_cell(self, result: Any) -> None:
         self.session.cell_id = None
+        if result.error_in_exec is None and result.error_before_exec is None:
+            return  # most cells: lasterror (its dataclass, its patterns) waits for a failure
+        from . import lasterror
+
         error = lasterror.from_result(result)
         if error is not None:
             self.session.last_error = error
