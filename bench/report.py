@@ -100,7 +100,7 @@ def latency_rows(results: Results) -> list[list[str]]:
                 f"first SSE byte → first answer text on iopub{api.label} ({first.repeats} runs)",
                 f"{duration(first.gptmagic)} (+{duration(first.added)})",
                 peer,
-                f"SDK first text {duration(first.sdk)}",
+                f"SDK first chunk {duration(first.sdk)}",
                 f"< SDK + {duration(LATENCY_TARGET)}",
                 met(first.added < LATENCY_TARGET),
             ]

@@ -152,13 +152,19 @@ REPLACEMENT = "\ufffd"
 _HIGH, _LOW = range(0xD800, 0xDC00), range(0xDC00, 0xE000)
 
 
+_SDK_TYPES: set[type] = set()  # the SDK model classes seen: a set lookup per field, per chunk
+
+
 def _field(obj: Any, name: str) -> Any:
     """A field of an SDK object or a plain dict; a value of any other type is malformed."""
-    import openai
-
+    if type(obj) in _SDK_TYPES:
+        return getattr(obj, name, None)
     if isinstance(obj, dict):
         return obj.get(name)
+    import openai
+
     if isinstance(obj, openai.BaseModel):
+        _SDK_TYPES.add(type(obj))
         return getattr(obj, name, None)
     raise MalformedChunk(f"{_short(obj)} where an object was expected")
 
