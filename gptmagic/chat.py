@@ -266,9 +266,12 @@ class ChatCell:
         return self.session.compat.setdefault(key, set())
 
     def make_view(self) -> AnswerView:
+        """The cell's view; a key echoed in the answer is hidden while it streams too."""
+        from .livemask import masked
         from .progress import in_notebook
 
-        return MarkdownView() if in_notebook(self.ctx) else TextView()
+        view = MarkdownView() if in_notebook(self.ctx) else TextView()
+        return masked(view, known_secrets(self.session))
 
     def open(self, body: dict[str, Any], view: AnswerView) -> Any:
         """Send the request, retrying where it helps and adapting parameters a model refuses."""

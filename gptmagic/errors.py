@@ -77,10 +77,15 @@ def redact(text: str, secrets: Iterable[Any], *, urls: bool = True) -> str:
     (``user:password@`` of a base URL, a proxy, one quoted by a server) are masked too; prompts
     and answers pass ``urls=False``, since a connection string there is the user's content.
     """
-    forms = sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
+    forms = every_form(secrets)
     if forms:
         text = re.sub("|".join(map(re.escape, forms)), "***", text)
     return _USERINFO.sub(r"\1***@", text) if urls else text
+
+
+def every_form(secrets: Iterable[Any]) -> list[str]:
+    """Every form of every secret, longest first: the order :func:`redact` tries them in."""
+    return sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
 
 
 def secret_forms(secret: Any) -> set[str]:

@@ -83,7 +83,8 @@ _DEFAULT_ERRORS = {  # status -> (message, type, code) sent when a Reply gives n
 class Reply:
     """A scripted answer for the next chat, responses, images or models request, with faults.
 
-    The answer is `text`, else `tokens` lorem tokens, else the default answer. Faults count
+    The answer is `text` (a list of strings: the text in exactly these content chunks, e.g. a
+    key split over several), else `tokens` lorem tokens, else the default answer. Faults count
     content chunks (for /v1/responses: text and reasoning-summary deltas). Streams honour every
     field; a non-streamed reply honours only `stall` (a delay) and `drop_after` (the connection
     closes without a response). A `status` other than 200 sends `error` (the whole JSON body,
@@ -108,7 +109,7 @@ class Reply:
     chunks a stream ends with a `fail_event` (``response.failed`` or ``error``).
     """
 
-    text: str | None = None
+    text: str | list[str] | None = None
     tokens: int | None = None
     chunk_delay: float = 0.0
     status: int = 200
@@ -438,7 +439,7 @@ class _TextRequest:
 
     def answer_text(self, reply: Reply, number: int) -> str:
         if reply.text is not None:
-            return reply.text
+            return reply.text if isinstance(reply.text, str) else "".join(reply.text)
         if reply.tokens is not None:
             return lorem(reply.tokens)
         return self.default_answer(number)
@@ -448,6 +449,8 @@ class _TextRequest:
         plans = []
         for index in range(1 if reply.ignore_n else self.n):
             tokens = tokenize(text + (f" (variant {index})" if index else ""))
+            if isinstance(reply.text, list) and not index:
+                tokens = list(reply.text)
             if self.limit is not None and len(tokens) > self.limit:
                 plans.append((tokens[: self.limit], "length"))
             else:
@@ -1433,9 +1436,10 @@ class FakeOpenAI:
             self._queue.extend(replies)
 
     def when_sent(self, chunks: int) -> threading.Event:
-        """An event set once a chat request arriving after this call has sent ``chunks``
-        content chunks (0: as soon as it arrives, before any stall). Tests act on it, e.g.
-        interrupt at a known point of a stream, instead of after a guessed delay."""
+        """An event set once a chat or responses request arriving after this call has sent
+        ``chunks`` content chunks (text or reasoning-summary deltas; 0: as soon as it arrives,
+        before any stall). Tests act on it, e.g. interrupt at a known point of a stream,
+        instead of after a guessed delay."""
         event = threading.Event()
         with self._lock:
             self._watchers.append((chunks, event))
