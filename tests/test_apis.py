@@ -12,7 +12,7 @@ import json
 import pytest
 
 from gptmagic.testing.server import Reply
-from tests.conftest import KEY, run
+from tests.conftest import KEY, interrupt_when, run
 
 VERSION = "2025-04-01-preview"
 
@@ -129,6 +129,22 @@ def test_a_failed_response_event_ends_the_answer_as_incomplete(responses, server
     assert final(outputs)["metadata"]["gptmagic"]["status"] == "incomplete"
     magic = responses.magics_manager.registry["GPTMagic"]
     assert not magic.session.conversation.turns
+
+
+def test_ctrl_c_during_a_responses_stream_keeps_the_partial_answer_marked_interrupted(
+    responses, server, outputs
+):
+    # The server sends one delta, then holds the stream: Ctrl-C lands at a known point.
+    server.enqueue(Reply(text="Once upon a time", stall=30))
+    interrupt_when(server.when_sent(1), outputs.when_shown("Once"))
+    result = run(responses, "%%gpt\ntell me a long story")
+    assert "Interrupted" in str(result.error_in_exec)
+    out = final(outputs)
+    assert out["data"]["text/plain"] == "Once "
+    assert out["metadata"]["gptmagic"]["status"] == "interrupted"
+    [turn] = responses.magics_manager.registry["GPTMagic"].session.conversation.turns
+    assert turn.assistant.content == "Once " and turn.assistant.meta["status"] == "interrupted"
+    assert len(server.responses_requests) == 1
 
 
 def test_dry_run_shows_the_responses_path_and_body(responses, server, outputs):

@@ -900,6 +900,7 @@ class _ResponseStream:
             self.handler._write(template.render(self.sequence, token))
             self.sequence += 1
             self.sent += 1
+            self.handler.fake._progress(self.sent)
 
     def reasoning(self, index: int) -> None:
         answer, text = self.answer, "".join(self.answer.summary)
@@ -1199,6 +1200,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _responses(self, body: Any) -> None:
         request = _ResponsesRequest.parse(body, self.fake.models)
         reply = self._scripted("responses", "chat")
+        self.fake._progress(0)
         answer = _Response(request, reply, self.fake._next_answer_number())
         if request.stream:
             _ResponseStream(self, answer).send()
