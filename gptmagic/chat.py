@@ -277,8 +277,8 @@ class ChatCell:
         """Send the request, retrying where it helps and adapting parameters a model refuses."""
         import openai
 
+        sdk = sdk_for(self.session, self.endpoint)  # a missing address fails before "Asking"
         view.status(f"Asking {self.request.model} at {self.endpoint.host}…")
-        sdk = sdk_for(self.session, self.endpoint)
 
         while True:
             try:

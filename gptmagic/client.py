@@ -132,8 +132,9 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
 
 def check_scheme(endpoint: Endpoint) -> None:
     """A base URL without ``http://`` or ``https://`` (``myres.openai.azure.com``) fails every
-    attempt the same way; retrying, or blaming the network or the proxy, would mislead."""
-    if urlsplit(endpoint.base_url).scheme.lower() in ("http", "https"):
+    attempt the same way; retrying, or blaming the network or the proxy, would mislead. No
+    address at all (Azure without AZURE_OPENAI_ENDPOINT): the provider says what to set."""
+    if not endpoint.base_url or urlsplit(endpoint.base_url).scheme.lower() in ("http", "https"):
         return
     from .backends import PROVIDERS
 

@@ -55,11 +55,21 @@ def status(ctx: CellContext, args: Any) -> None:
     via = "" if ctx.settings.api == "chat" else f" ({ctx.settings.api} API)"
     via += "" if endpoint.provider == "openai" else f" via {endpoint.provider}"
     print(
-        f"gptmagic: model {ctx.settings.model}{via} at {endpoint.host} · conversation "
+        f"gptmagic: model {ctx.settings.model}{via}{address(endpoint)} · conversation "
         f"{len(conv.turns)} "
         f"turn(s), ≈{conv.tokens:,} tokens · kernel usage {usage.total.total_tokens:,} tokens · "
         f"key {source}{cache}.  Chat with %%gpt; %gpt? lists subcommands."
     )
+
+
+def address(endpoint: Any) -> str:
+    """Where requests go, or what to set when a provider has no address (Azure's endpoint)."""
+    if endpoint.host:
+        return f" at {endpoint.host}"
+    from .backends import PROVIDERS
+
+    variable = PROVIDERS[endpoint.provider][2] if endpoint.provider in PROVIDERS else ""
+    return f", endpoint not set (set {variable + ' or ' if variable else ''}GPTMagic.base_url)"
 
 
 def key_source(ctx: CellContext) -> str:

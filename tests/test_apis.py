@@ -266,6 +266,32 @@ def test_an_azure_endpoint_without_https_is_one_line_before_anything_is_sent(
     assert str(result.error_in_exec) == line
 
 
+def test_azure_without_an_endpoint_is_one_line_before_asking(
+    azure_shell, server, outputs, monkeypatch
+):
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT")
+    result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    assert str(result.error_in_exec) == (
+        "Azure OpenAI needs its endpoint: set AZURE_OPENAI_ENDPOINT "
+        "(https://NAME.openai.azure.com) or GPTMagic.base_url."
+    )
+    assert not any("Asking" in json.dumps(m) for m in outputs.messages)  # no "at …" shown
+    assert server.requests == []
+
+
+def test_status_says_the_azure_endpoint_is_not_set_and_what_to_set(
+    azure_shell, capsys, monkeypatch
+):
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT")
+    capsys.readouterr()
+    run(azure_shell, "%gpt")
+    line = capsys.readouterr().out
+    assert line.startswith(
+        "gptmagic: model gpt-4o-mini via azure, endpoint not set (set AZURE_OPENAI_ENDPOINT "
+        "or GPTMagic.base_url) · conversation 0 turn(s)"
+    )
+
+
 def test_auto_picks_azure_only_for_an_azure_host():
     from gptmagic.client import Endpoint
 
