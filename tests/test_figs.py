@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import matplotlib
 import matplotlib.figure
@@ -272,12 +273,17 @@ def test_a_json_save_and_load_keeps_the_image_part(shell, server, tmp_path):
     assert server.chat_requests[-1].body["messages"][0]["content"] == sent
 
 
-def test_loading_a_json_file_with_a_broken_image_part_is_refused(shell, tmp_path, capsys):
+def saved_with_a_figure(shell, tmp_path) -> tuple[Path, dict]:
+    """Ask about a chart, save the conversation as JSON: its path and its parsed content."""
     shell.user_ns["fig"] = chart()
     ok(shell, "%%gpt\nWhat does {fig} show?")
     path = tmp_path / "chat.json"
     ok(shell, f"%gpt save {path}")
-    data = json.loads(path.read_text())
+    return path, json.loads(path.read_text())
+
+
+def test_loading_a_json_file_with_a_broken_image_part_is_refused(shell, tmp_path, capsys):
+    path, data = saved_with_a_figure(shell, tmp_path)
     data["turns"][0]["user"]["content"][1]["image_url"]["url"] = "data:image/png;base64,AAAA"
     path.write_text(json.dumps(data))
     result = run(shell, f"%gpt load {path}")
@@ -289,11 +295,7 @@ def test_loading_a_json_file_with_a_broken_image_part_is_refused(shell, tmp_path
 
 
 def test_a_loaded_image_part_keeps_only_the_fields_a_server_knows(shell, server, tmp_path):
-    shell.user_ns["fig"] = chart()
-    ok(shell, "%%gpt\nWhat does {fig} show?")
-    path = tmp_path / "chat.json"
-    ok(shell, f"%gpt save {path}")
-    data = json.loads(path.read_text())
+    path, data = saved_with_a_figure(shell, tmp_path)
     data["turns"][0]["user"]["content"][0]["cache_control"] = {"type": "ephemeral"}
     data["turns"][0]["user"]["content"][1]["image_url"]["note"] = "hand-added"
     path.write_text(json.dumps(data))
