@@ -69,7 +69,8 @@ _USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/?#'\"<>]+@")
 
 
 def redact(text: str, secrets: Iterable[Any], *, urls: bool = True) -> str:
-    """``text`` with every occurrence of every secret, in every form, replaced by ``***``.
+    """``text`` with every occurrence of every secret, in every form, replaced by ``***``, and
+    so is a secret's beginning shown without the rest (:func:`masked_beginning`).
 
     ``secrets`` are ``Secret`` objects or strings. A key reaches messages not only as typed:
     httpx shows it in a bytes repr (``b'Bearer sk-…\\n'``), proxies and servers echo it
@@ -79,8 +80,48 @@ def redact(text: str, secrets: Iterable[Any], *, urls: bool = True) -> str:
     """
     forms = every_form(secrets)
     if forms:
-        text = re.sub("|".join(map(re.escape, forms)), "***", text)
+        text = _masked_spans(text, secret_spans(text, forms))
     return _USERINFO.sub(r"\1***@", text) if urls else text
+
+
+def masked_beginning(form: str) -> int:
+    """How many of a secret's first characters are masked when they appear without the rest.
+
+    An answer cut short (Ctrl-C, a dropped stream, max_tokens) can end inside a key, and a
+    model can shorten one with an ellipsis: masking whole secrets only would show most of it.
+    A run of a secret's first characters is masked once it is this long: half the secret
+    (at least 4 characters), at most 12, so a key shows at most its public prefix and a few
+    characters (``sk-proj-`` and 3), never half of itself.
+    """
+    return min(len(form), max(4, min(12, len(form) // 2)))
+
+
+def secret_spans(text: str, forms: list[str]) -> list[tuple[int, int]]:
+    """Where ``text`` shows a secret, whole or its beginning (see :func:`masked_beginning`):
+    (start, end) of each run, longest at each start, in the order found."""
+    spans = []
+    for form in forms:
+        head = form[: masked_beginning(form)]
+        at = text.find(head)
+        while at >= 0:
+            end, limit = at + len(head), min(len(text), at + len(form))
+            while end < limit and text[end] == form[end - at]:
+                end += 1
+            spans.append((at, end))
+            at = text.find(head, at + 1)
+    return spans
+
+
+def _masked_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each span, overlapping ones merged, replaced by ``***``."""
+    pieces, shown_to = [], 0
+    for start, end in sorted(spans):
+        if start < shown_to:  # overlaps the span just masked: widen it
+            shown_to = max(shown_to, end)
+            continue
+        pieces += [text[shown_to:start], "***"]
+        shown_to = end
+    return "".join(pieces) + text[shown_to:]
 
 
 def every_form(secrets: Iterable[Any]) -> list[str]:

@@ -8,19 +8,19 @@ also arrives split over several chunks (``sk-te``, ``st-DIST``…), so masking e
 does not help.
 
 :class:`MaskedView` wraps any answer view: of each answer it shows, masked, the text up to
-the point where a secret (in any form :func:`redact` masks) could still be starting, and holds
-back that suffix until more text shows it is not a secret, or ends the answer (finish,
-interrupt, failure: the rest is then shown, masked). Text that cannot begin a secret is shown
-at once, so the first text is as quick as before; the work per piece is bounded by the length
-of the secrets, not of the answer. The pieces shown join up to exactly ``redact`` of the whole
-answer, the text chat.py keeps.
+the point where a secret (in any form :func:`redact` masks, or a long enough beginning of one)
+could still be starting, and holds back that suffix until more text shows it is not a
+secret, or ends the answer (finish, interrupt, failure: the rest is then shown, masked).
+Text that cannot begin a secret is shown at once, so the first text is as quick as before;
+the work per piece is bounded by the length of the secrets, not of the answer. The pieces
+shown join up to exactly ``redact`` of the whole answer, the text chat.py keeps.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import every_form, redact
+from .errors import every_form, masked_beginning, redact, secret_spans
 from .streaming import AnswerView
 
 
@@ -30,6 +30,7 @@ class MaskedText:
     def __init__(self, secrets: list[Any], forms: list[str]):
         self._secrets, self._forms = secrets, forms
         self._firsts = {form[0] for form in forms}
+        self._heads = [form[: masked_beginning(form)] for form in forms]
         self._held = ""
 
     def add(self, text: str) -> str:
@@ -46,14 +47,15 @@ class MaskedText:
         return shown
 
     def _masked(self, text: str) -> str:
-        if any(form in text for form in self._forms):  # most pieces hold none: skip the regex
+        if any(head in text for head in self._heads):  # most pieces hold none: skip the work
             return redact(text, self._secrets, urls=False)
         return text
 
 
 def safe_end(text: str, forms: list[str], firsts: set[str]) -> int:
     """How much of ``text`` masks the same whatever follows it: up to the earliest suffix that
-    is the beginning of a form, and never through a form (``redact`` must see it whole)."""
+    is the beginning of a form, and never through a run ``redact`` masks (it must see it
+    whole)."""
     cut, low = len(text), max(0, len(text) - len(forms[0]) + 1)
     starts = sorted(i for c in firsts for i in _positions(text, c, low))
     for start in starts:
@@ -61,13 +63,11 @@ def safe_end(text: str, forms: list[str], firsts: set[str]) -> int:
         if any(len(form) > len(tail) and form.startswith(tail) for form in forms):
             cut = start
             break
-    moved = True
-    while moved:  # a whole form across the cut: cut before it (each move goes left)
-        moved = False
-        for form in forms:
-            found = text.find(form, max(0, cut - len(form) + 1), cut + len(form) - 1)
-            if 0 <= found < cut:
-                cut, moved = found, True
+    # A masked run across the cut: cut before it. Latest first, so that a run overlapping
+    # one already moved before is seen against the new cut (a cut only moves left).
+    for start, end in sorted(secret_spans(text, forms), reverse=True):
+        if start < cut < end:
+            cut = start
     return cut
 
 

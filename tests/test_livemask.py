@@ -138,6 +138,22 @@ def test_what_is_held_back_is_printed_when_the_answer_is_interrupted(
     assert shell.user_ns["answer"] == "pip install sk"
 
 
+def test_an_answer_that_drops_inside_the_key_shows_none_of_it(shell, server, terminal):
+    server.enqueue(Reply(text=["Your key is sk-te", "st-DISTINCTI", "VE-9f8e"], drop_after=3))
+    assert not terminal.run(shell, "%%gpt -o answer\nWhat is my key?").success
+    for shown in terminal.prefixes():
+        assert not any(piece in shown for piece in pieces_of(KEY)), shown
+    assert "".join(terminal.writes).startswith("Your key is ***")  # held, then masked
+
+
+def test_an_answer_interrupted_inside_the_key_shows_none_of_it(shell, server, outputs):
+    server.enqueue(Reply(text=["Your key is sk-test-DISTINCTI", "VE-9f8e"], stall=30))
+    interrupt_when(server.when_sent(1))
+    assert not run(shell, "%%gpt -o answer\nWhat is my key?").success
+    shown = json.dumps(outputs.messages)
+    assert KEY[:8] not in shown and shell.user_ns["answer"] == "Your key is ***"
+
+
 # -- in a notebook ---------------------------------------------------------------------------
 def test_the_live_markdown_never_shows_the_key_or_any_piece_of_it(shell, server, outputs):
     filler = "Some words to stream between the keys, long enough to be shown. "
@@ -193,7 +209,7 @@ def test_the_work_per_piece_does_not_grow_with_the_answer():
     masked = MaskedText([Secret(KEY)], [KEY])
     shown = [masked.add("s") for _ in range(2000)]  # each "s" could start the key: held
     assert shown == ["", *["s"] * 1999]  # until the next shows it does not
-    assert masked.add(KEY[1:-1]) == "" and masked.add("!") == KEY[:-1] + "!"
+    assert masked.add(KEY[1:-1]) == "" and masked.add("!") == "***!"  # the key but its end
 
 
 def test_the_view_keeps_the_text_received():

@@ -26,6 +26,22 @@ def test_redact_skips_empty_and_very_short_secrets():
     assert redact("a abcd b", ["abcd"]) == "a *** b"
 
 
+def test_redact_masks_a_keys_beginning_from_its_first_twelve_characters():
+    """A key cut short (a dropped stream, Ctrl-C, an ellipsis) shows at most 11 characters."""
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 3  # 68 characters
+    assert redact(f"it is {key[:11]}", [key]) == f"it is {key[:11]}"
+    assert redact(f"it is {key[:12]}", [key]) == "it is ***"
+    assert redact(f"it is {key[:40]}… and {key[:30]}x", [key]) == "it is ***… and ***x"
+    assert redact(f"({key}{key[:12]})", [key]) == "(******)"  # whole, then a beginning
+
+
+def test_redact_masks_half_of_a_short_secret():
+    assert redact("pw hunter2!! or hunt", ["hunter2!!"]) == "pw *** or ***"  # 9: from 4
+    assert redact("pw hun", ["hunter2!!"]) == "pw hun"
+    assert redact("a secret-passw", ["secret-password1"]) == "a ***"  # 16: from 8
+    assert redact("a secret-", ["secret-password1"]) == "a secret-"
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
