@@ -41,6 +41,31 @@ for _be in _bsdk.responses.create(**_brbody):
 _btext = "".join(_bparts)
 """
 
+# The same two loops over plain JSON: the SDK still sends the request and decodes the SSE, but
+# builds no pydantic model per chunk (``parse(to=Stream[object])``, as gptmagic reads streams).
+# What gptmagic costs above these is its own work: checks, display, history, masking.
+SDK_PLAIN_STREAM = """\
+_bparts, _bfirst = [], None
+_braw = _bsdk.chat.completions.with_raw_response.create(**_bbody)
+for _bc in _braw.parse(to=_bo.Stream[object]):
+    if _bc.get("choices") and _bc["choices"][0]["delta"].get("content"):
+        _bparts.append(_bc["choices"][0]["delta"]["content"])
+        if _bfirst is None:
+            _bfirst = _bt.monotonic()
+_btext = "".join(_bparts)
+"""
+
+RESPONSES_PLAIN_STREAM = """\
+_bparts, _bfirst = [], None
+_braw = _bsdk.responses.with_raw_response.create(**_brbody)
+for _be in _braw.parse(to=_bo.Stream[object]):
+    if _be["type"] == "response.output_text.delta":
+        _bparts.append(_be["delta"])
+        if _bfirst is None:
+            _bfirst = _bt.monotonic()
+_btext = "".join(_bparts)
+"""
+
 GPT_SETUP = "%load_ext gptmagic"
 GPT_CELL = f"%%gpt\n{PROMPT}"
 
@@ -59,15 +84,25 @@ class Api:
     magic: str
     sdk_stream: str
     path: str  # where the test server records the request
+    plain_stream: str  # the SDK loop over plain JSON
+
+    @property
+    def plain(self) -> str:
+        return f"{self.floor} over plain JSON"
 
     @property
     def label(self) -> str:
         return "" if self.name == "chat" else " (Responses API)"
 
 
-CHAT = Api("chat", "SDK loop", "gptmagic", SDK_STREAM, "/v1/chat/completions")
+CHAT = Api("chat", "SDK loop", "gptmagic", SDK_STREAM, "/v1/chat/completions", SDK_PLAIN_STREAM)
 RESPONSES = Api(
-    "responses", "responses SDK loop", "gptmagic responses", RESPONSES_STREAM, "/v1/responses"
+    "responses",
+    "responses SDK loop",
+    "gptmagic responses",
+    RESPONSES_STREAM,
+    "/v1/responses",
+    RESPONSES_PLAIN_STREAM,
 )
 APIS = (CHAT, RESPONSES)
 

@@ -52,6 +52,7 @@ def run_gptmagic(
     ways = {}
     for api in cells.APIS:
         ways[api.floor] = Way("", api.sdk_stream, shows_answer=False)
+        ways[api.plain] = Way("", api.plain_stream, shows_answer=False)
         ways[api.magic] = Way(cells.gpt_before(api.name), cells.GPT_CELL)
     with Kernel(sys.executable, kernel_env(server), scratch) as kernel:
         kernel.execute(cells.SDK_SETUP + cells.GPT_SETUP)

@@ -147,8 +147,9 @@ def check_scheme(endpoint: Endpoint) -> None:
     )
 
 
-def parsed(raw: Any) -> Any:
-    """What the SDK makes of a ``with_raw_response`` answer, unless it is a web page.
+def parsed(raw: Any, to: type | None = None) -> Any:
+    """What the SDK makes of a ``with_raw_response`` answer (as type ``to``, if given),
+    unless it is a web page.
 
     A web server, a single-page app or a login portal at the base URL answers 200 with HTML;
     the SDK would hand back a ``str`` (or fail inside) and the cell would end in a traceback.
@@ -160,7 +161,7 @@ def parsed(raw: Any) -> Any:
         raise openai.APIResponseValidationError(
             raw.http_response, None, message="a web page (text/html), not the API's JSON"
         )
-    return raw.parse()
+    return raw.parse(to=to) if to is not None else raw.parse()
 
 
 def list_models(sdk: Any) -> list[str]:

@@ -44,7 +44,7 @@ class Mutant:
     tests: tuple[str, ...] = ()  # test files to run; default: TESTS[module]
 
 
-PATHS = {"compat": "backends/chat_completions.py"}
+PATHS = {"compat": "backends/chat_completions.py", "responses": "backends/responses.py"}
 
 
 def source_path(root: Path, module: str) -> Path:
@@ -71,6 +71,8 @@ TESTS = {
     "compat": ("test_unit_chat_completions.py", "test_reliability.py"),
     "describe": ("test_unit_describe.py", "test_context.py"),
     "streaming": ("test_streaming.py", "test_chat.py"),
+    "responses": ("test_backend_responses.py", "test_apis.py"),
+    "livemask": ("test_livemask.py",),
 }
 
 M = Mutant
@@ -240,9 +242,21 @@ MUTANTS = [
     # -- errors: one line, the right cause, no secret ------------------------------------------
     M(
         "errors",
-        'text = re.sub("|".join(map(re.escape, forms)), "***", text)',
-        'text = re.sub("|".join(map(re.escape, forms)), "***", text, count=1)',
+        "            at = text.find(head, at + 1)",
+        "            at = -1",
         "only the first occurrence of the key is masked",
+    ),
+    M(
+        "errors",
+        "    return min(len(form), max(4, min(12, len(form) // 2)))",
+        "    return len(form)",
+        "a key's beginning without its end is shown",
+    ),
+    M(
+        "errors",
+        "            while end < limit and text[end] == form[end - at]:",
+        "            while False:",
+        "a key is masked only up to its 12th character, the rest shown",
     ),
     M(
         "errors",
@@ -717,6 +731,32 @@ MUTANTS = [
         ("test_secrets.py",),
     ),
     # -- streaming: the live display's pace and freezing --------------------------------------
+    # -- reading streams as plain JSON, checked; masking while they stream ----------------------
+    M(
+        "compat",
+        "            return ChatStream(parsed(raw, to=plain_stream()), n)",
+        "            return ChatStream(parsed(raw), n)",
+        "each chat chunk is built as an SDK model (5x the CPU)",
+    ),
+    M(
+        "responses",
+        "            return ResponseStream(parsed(raw, to=plain_stream()))",
+        "            return ResponseStream(parsed(raw))",
+        "each Responses event is built as an SDK model (5x the CPU)",
+    ),
+    M(
+        "responses",
+        'if delta := checked(field_of(event, "delta"), "delta", str):\n'
+        "                    yield Delta",
+        'if delta := field_of(event, "delta"):\n                    yield Delta',
+        "a Responses text delta that is not text becomes answer text",
+    ),
+    M(
+        "livemask",
+        "        if start < cut < end:",
+        "        if start < cut < end and end - start == len(forms[0]):",
+        "a masked beginning of a key across a piece's end is shown in part",
+    ),
     M("streaming", "MIN_INTERVAL = 0.125", "MIN_INTERVAL = 0.05", "more than 8 updates a second"),
     M(
         "streaming",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 
 import openai
@@ -9,7 +11,14 @@ import pytest
 from conftest import KEY
 
 from gptmagic.backends import backend_for, chat_completions
-from gptmagic.backends.events import Delta, Finish, Reasoning, Reported, ToolCall
+from gptmagic.backends.events import (
+    Delta,
+    Finish,
+    MalformedChunk,
+    Reasoning,
+    Reported,
+    ToolCall,
+)
 from gptmagic.backends.responses import DROP_REASONING, NO_REASONING_SUMMARY, Responses
 from gptmagic.errors import GPTMagicError
 from gptmagic.testing.server import Reply, tokenize
@@ -256,6 +265,50 @@ def test_a_response_failing_mid_stream_raises_the_servers_error(sdk, server, fai
     assert caught.value.code == "server_error"
     assert caught.value.message == "The model failed to generate a response."
     assert len(received) == 3
+
+
+def text_event(delta) -> str:
+    return json.dumps({"type": "response.output_text.delta", "delta": delta})
+
+
+def completed(response) -> str:
+    return json.dumps({"type": "response.completed", "response": response})
+
+
+MALFORMED_EVENTS = {
+    "delta is a number": (text_event(5), "'delta' is 5, not str"),
+    "event is a list": ("[1, 2]", "[1, 2] where an object was expected"),
+    "response is a string": (completed("done"), "'done' where an object was expected"),
+    "output is a number": (completed({"status": "completed", "output": 3}), "'output' is 3"),
+    "item is a string": (
+        json.dumps({"type": "response.output_item.done", "item": "call"}),
+        "'call' where an object was expected",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad, why", MALFORMED_EVENTS.values(), ids=MALFORMED_EVENTS.keys())
+def test_a_malformed_event_raises_malformed_chunk_after_the_text_so_far(sdk, server, bad, why):
+    good = [text_event("Hello"), text_event(" world")]
+    server.enqueue(Reply(raw_chunks=[*good, bad, text_event("never"), "[DONE]"]))
+    backend = Responses()
+    stream = backend.open(sdk, backend.body(Request(), HELLO, set()))
+    received = []
+    with pytest.raises(MalformedChunk, match=re.escape(why)):
+        received.extend(stream)
+    stream.close()
+    assert received == [Delta(0, "Hello"), Delta(0, " world")]
+
+
+def test_a_stream_is_read_as_plain_json_not_sdk_models(sdk, server):
+    """Building the SDK's model of every event is most of the CPU a stream costs."""
+    server.enqueue(Reply(text="Hi", endpoint="responses"))
+    backend = Responses()
+    stream = backend.open(sdk, backend.body(Request(), HELLO, set()))
+    seen = []
+    stream._stream = (seen.append(event) or event for event in stream._stream)
+    assert [e for e in stream if isinstance(e, Delta)] == [Delta(0, "Hi")]
+    assert seen and all(type(event) is dict for event in seen)
 
 
 @pytest.mark.parametrize("stream", [True, False])

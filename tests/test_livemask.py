@@ -146,12 +146,13 @@ def test_an_answer_that_drops_inside_the_key_shows_none_of_it(shell, server, ter
     assert "".join(terminal.writes).startswith("Your key is ***")  # held, then masked
 
 
-def test_an_answer_interrupted_inside_the_key_shows_none_of_it(shell, server, outputs):
+def test_an_answer_interrupted_inside_the_key_shows_none_of_it(shell, server, terminal, outputs):
     server.enqueue(Reply(text=["Your key is sk-test-DISTINCTI", "VE-9f8e"], stall=30))
-    interrupt_when(server.when_sent(1))
-    assert not run(shell, "%%gpt -o answer\nWhat is my key?").success
-    shown = json.dumps(outputs.messages)
-    assert KEY[:8] not in shown and shell.user_ns["answer"] == "Your key is ***"
+    interrupt_when(server.when_sent(1), terminal.when_written("Your key is "))
+    assert not terminal.run(shell, "%%gpt -o answer\nWhat is my key?").success
+    assert terminal.writes[:2] == ["Your key is ", "***"]
+    assert KEY[:8] not in json.dumps(outputs.messages)
+    assert shell.user_ns["answer"] == "Your key is ***"
 
 
 # -- in a notebook ---------------------------------------------------------------------------

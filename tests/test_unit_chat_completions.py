@@ -88,3 +88,27 @@ def test_other_400s_and_other_statuses_ask_for_nothing():
     error = {"error": {"message": "x", "param": "max_tokens"}}
     assert adaptation_for(status_error(422, body=error), sent) is None
     assert adaptation_for(ValueError("max_tokens"), sent) is None
+
+
+def test_a_stream_is_read_as_plain_json_not_sdk_models(server):
+    """Building the SDK's model of every chunk is most of the CPU a stream costs."""
+    import openai
+
+    from gptmagic.backends.chat_completions import ChatCompletions
+    from gptmagic.backends.events import Delta, Finish
+    from gptmagic.testing.server import Reply
+    from tests.conftest import KEY
+
+    server.enqueue(Reply(text=["Hi", " there"]))
+    with openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0) as sdk:
+        stream = ChatCompletions().open(sdk, body(stream=True) | {"model": "gpt-4o-mini"})
+        seen = []
+        stream._stream = (seen.append(chunk) or chunk for chunk in stream._stream)
+        events = list(stream)
+        stream.close()
+    assert [e for e in events if isinstance(e, Delta | Finish)] == [
+        Delta(0, "Hi"),
+        Delta(0, " there"),
+        Finish(0, "stop"),
+    ]
+    assert len(seen) >= 3 and all(type(chunk) is dict for chunk in seen)

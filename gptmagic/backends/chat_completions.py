@@ -21,6 +21,7 @@ from ..files import without_lone_surrogates
 from ..usage import Usage
 from .base import Backend, ChatParameters
 from .events import Delta, Event, Finish, MalformedChunk, Reported, ToolCall
+from .fields import checked, field_of, plain_stream, short
 
 RENAME_MAX_TOKENS = "max_completion_tokens"
 DROP_TEMPERATURE = "drop_temperature"
@@ -140,9 +141,11 @@ class ChatCompletions(Backend):
         """Send a chat request; a stream for ``stream=True`` bodies, else all events at once."""
         from ..client import parsed
 
-        n = body.get("n") or 1
-        answer = parsed(sdk.chat.completions.with_raw_response.create(**body))
-        return ChatStream(answer, n) if body.get("stream") else completion_events(answer, n)
+        n, stream = body.get("n") or 1, bool(body.get("stream"))
+        raw = sdk.chat.completions.with_raw_response.create(**body)
+        if stream:
+            return ChatStream(parsed(raw, to=plain_stream()), n)
+        return completion_events(parsed(raw), n)
 
     def adaptation_for(self, exc: BaseException, body: dict[str, Any]) -> str | None:
         return adaptation_for(exc, body)
@@ -152,52 +155,23 @@ REPLACEMENT = "\ufffd"
 _HIGH, _LOW = range(0xD800, 0xDC00), range(0xDC00, 0xE000)
 
 
-_SDK_TYPES: set[type] = set()  # the SDK model classes seen: a set lookup per field, per chunk
-
-
-def _field(obj: Any, name: str) -> Any:
-    """A field of an SDK object or a plain dict; a value of any other type is malformed."""
-    if type(obj) in _SDK_TYPES:
-        return getattr(obj, name, None)
-    if isinstance(obj, dict):
-        return obj.get(name)
-    import openai
-
-    if isinstance(obj, openai.BaseModel):
-        _SDK_TYPES.add(type(obj))
-        return getattr(obj, name, None)
-    raise MalformedChunk(f"{_short(obj)} where an object was expected")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _check(value: Any, name: str, kind: type) -> Any:
-    """``value`` if it is None or a ``kind`` (a bool is no int), else MalformedChunk."""
-    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
-        return value
-    raise MalformedChunk(f"{name!r} is {_short(value)}, not {kind.__name__}")
-
-
 def _choices(chunk: Any) -> list[Any]:
-    choices = _field(chunk, "choices")
+    choices = field_of(chunk, "choices")
     if choices is None:
         return []
     if not isinstance(choices, list):
-        raise MalformedChunk(f"'choices' is {_short(choices)}, not a list")
+        raise MalformedChunk(f"'choices' is {short(choices)}, not a list")
     return choices
 
 
 def read_choice(choice: Any, part: str, n: int) -> tuple[int, str | None, str | None]:
     """(index, text, finish reason) of one choice; ``part`` is ``delta`` or ``message``."""
-    index = _check(_field(choice, "index"), "index", int)
+    index = checked(field_of(choice, "index"), "index", int)
     if index is None or not 0 <= index < n:
-        raise MalformedChunk(f"'index' is {_short(index)}, not an answer number below n = {n}")
-    body = _field(choice, part)
-    content = None if body is None else _check(_field(body, "content"), "content", str)
-    return index, content, _check(_field(choice, "finish_reason"), "finish_reason", str)
+        raise MalformedChunk(f"'index' is {short(index)}, not an answer number below n = {n}")
+    body = field_of(choice, part)
+    content = None if body is None else checked(field_of(body, "content"), "content", str)
+    return index, content, checked(field_of(choice, "finish_reason"), "finish_reason", str)
 
 
 def read_tool_calls(choice: Any, part: str) -> list[tuple[int, str | None, str | None, str]]:
@@ -206,24 +180,24 @@ def read_tool_calls(choice: Any, part: str) -> list[tuple[int, str | None, str |
     A stream sends a call in pieces: its ``index``, ``id`` and name first, then the
     arguments' text; a whole message has no ``index`` (its position is the number).
     """
-    body = _field(choice, part)
-    calls = None if body is None else _field(body, "tool_calls")
+    body = field_of(choice, part)
+    calls = None if body is None else field_of(body, "tool_calls")
     if calls is None:
         return []
     if not isinstance(calls, list):
-        raise MalformedChunk(f"'tool_calls' is {_short(calls)}, not a list")
+        raise MalformedChunk(f"'tool_calls' is {short(calls)}, not a list")
     found = []
     for position, call in enumerate(calls):
-        number = _check(_field(call, "index"), "index", int)
-        function = _field(call, "function")
-        name = None if function is None else _check(_field(function, "name"), "name", str)
-        arguments = None if function is None else _field(function, "arguments")
+        number = checked(field_of(call, "index"), "index", int)
+        function = field_of(call, "function")
+        name = None if function is None else checked(field_of(function, "name"), "name", str)
+        arguments = None if function is None else field_of(function, "arguments")
         found.append(
             (
                 position if number is None else number,
-                _check(_field(call, "id"), "id", str),
+                checked(field_of(call, "id"), "id", str),
                 name,
-                _check(arguments, "arguments", str) or "",
+                checked(arguments, "arguments", str) or "",
             )
         )
     return found
@@ -231,7 +205,7 @@ def read_tool_calls(choice: Any, part: str) -> list[tuple[int, str | None, str |
 
 def read_usage(chunk: Any) -> Reported | None:
     """The usage a chunk (or completion) reports; an unreadable one is ignored, with a note."""
-    raw, model = _field(chunk, "usage"), _field(chunk, "model")
+    raw, model = field_of(chunk, "usage"), field_of(chunk, "model")
     model = model if isinstance(model, str) else None
     if raw is None:
         return None

@@ -20,7 +20,8 @@ from ..errors import GPTMagicError, error_field
 from ..usage import Usage
 from . import chat_completions
 from .base import Backend, ChatParameters
-from .events import Delta, Event, Finish, Reasoning, Reported, ToolCall
+from .events import Delta, Event, Finish, MalformedChunk, Reasoning, Reported, ToolCall
+from .fields import checked, field_of, plain_stream, short
 
 DROP_REASONING = "drop_reasoning"
 NO_REASONING_SUMMARY = "no_reasoning_summary"
@@ -79,10 +80,12 @@ class Responses(Backend):
         return body
 
     def open(self, sdk: Any, body: dict[str, Any]) -> ResponseStream | list[Event]:
-        if body.get("stream"):
-            return ResponseStream(sdk.responses.create(**body))
+        from ..client import parsed
+
         raw = sdk.responses.with_raw_response.create(**body)
-        return response_events(raw.parse(), raw.http_request)
+        if body.get("stream"):
+            return ResponseStream(parsed(raw, to=plain_stream()))
+        return response_events(parsed(raw), raw.http_request)
 
     def adaptation_for(self, exc: BaseException, body: dict[str, Any]) -> str | None:
         """Reasoning models refuse temperature/top_p; other models refuse ``reasoning``; some
@@ -148,24 +151,34 @@ def _part(part: dict[str, Any], role: str) -> dict[str, Any]:
 
 
 class ResponseStream:
-    """Iterates the events of one streamed response and always closes its HTTP response."""
+    """Iterates the events of one streamed response and always closes its HTTP response.
+
+    Events arrive as plain JSON (:func:`~gptmagic.backends.fields.plain_stream`); each field
+    read is checked, so an event of the wrong shape raises ``MalformedChunk`` (the answer so
+    far stays usable) as a Chat Completions chunk does.
+    """
 
     def __init__(self, sdk_stream: Any):
         self._stream = sdk_stream
 
     def __iter__(self) -> Iterator[Event]:
         for event in self._stream:
-            kind = event.type
-            if kind in _TEXT and event.delta:
-                yield Delta(0, event.delta)
-            elif kind in _REASONING and event.delta:
-                yield Reasoning(0, event.delta)
-            elif kind == "response.output_item.done" and event.item.type == "function_call":
-                yield _tool_call(event.item)
+            kind = field_of(event, "type")
+            if kind in _TEXT:
+                if delta := checked(field_of(event, "delta"), "delta", str):
+                    yield Delta(0, delta)
+            elif kind in _REASONING:
+                if delta := checked(field_of(event, "delta"), "delta", str):
+                    yield Reasoning(0, delta)
+            elif kind == "response.output_item.done":
+                item = field_of(event, "item")
+                if field_of(item, "type") == "function_call":
+                    yield _tool_call(item)
             elif kind in ("response.completed", "response.incomplete"):
-                yield from _ending(event.response)
+                yield from _ending(field_of(event, "response"))
             elif kind == "response.failed":
-                raise _failure(event.response.error, self._stream.response.request)
+                failed = field_of(event, "response")
+                raise _failure(field_of(failed, "error"), self._stream.response.request)
             elif kind == "error":
                 raise _failure(event, self._stream.response.request)
 
@@ -191,23 +204,28 @@ def response_events(response: Any, request: Any) -> list[Event]:
 
 
 def _tool_call(item: Any) -> ToolCall:
-    return ToolCall(0, item.call_id, item.name, item.arguments)
+    call_id = checked(field_of(item, "call_id"), "call_id", str) or ""
+    name = checked(field_of(item, "name"), "name", str) or ""
+    return ToolCall(0, call_id, name, checked(field_of(item, "arguments"), "arguments", str) or "")
 
 
 def _ending(response: Any) -> list[Event]:
     """Finish (``stop``, ``tool_calls``, ``length``, ...) and the usage, as for a chat answer."""
-    if response.status == "incomplete":
-        details = response.incomplete_details
-        reason = getattr(details, "reason", None) or "incomplete"
-        finish = _INCOMPLETE.get(reason, reason)
-    elif any(item.type == "function_call" for item in response.output or ()):
+    status, output = field_of(response, "status"), field_of(response, "output") or []
+    if not isinstance(output, list):
+        raise MalformedChunk(f"'output' is {short(output)}, not a list")
+    if status == "incomplete":
+        details = field_of(response, "incomplete_details")
+        reason = (details is not None and field_of(details, "reason")) or "incomplete"
+        finish = _INCOMPLETE.get(checked(reason, "reason", str), reason)
+    elif any(field_of(item, "type") == "function_call" for item in output):
         finish = "tool_calls"
     else:
         finish = "stop"
     events: list[Event] = [Finish(0, finish)]
-    usage = Usage.from_api(response.usage)
+    usage, model = Usage.from_api(field_of(response, "usage")), field_of(response, "model")
     if usage is not None:
-        events.append(Reported(usage, response.model))
+        events.append(Reported(usage, model if isinstance(model, str) else None))
     return events
 
 
@@ -216,6 +234,6 @@ def _failure(error: Any, request: Any) -> Exception:
     import openai
 
     fields = ("code", "message", "param", "type")
-    body = {name: getattr(error, name, None) for name in fields}
+    body = {name: None if error is None else field_of(error, name) for name in fields}
     message = body["message"] or "The server ended the response with an error."
     return openai.APIError(message, request, body=body)

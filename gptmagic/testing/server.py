@@ -96,9 +96,9 @@ class Reply:
     held in memory), sent `whole` (with Content-Length), `chunked` (without), or as a `drip` of
     16 bytes every `chunk_delay` (0.2 s by default).
 
-    `raw_chunks` replaces a streamed chat answer with exactly these SSE payloads, each sent
-    as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is UTF-8
-    encoded), paced by `chunk_delay`; nothing else is added (include ``"[DONE]"`` yourself).
+    `raw_chunks` replaces a streamed chat or responses answer with exactly these SSE payloads,
+    each sent as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is
+    UTF-8 encoded), paced by `chunk_delay`; nothing else is added (include ``"[DONE]"``).
     `raw_body` is the same for a non-streamed chat answer: the exact body of a 200 response.
 
     A /v1/responses request takes the oldest reply queued for ``responses`` or ``chat`` (a text
@@ -1202,7 +1202,9 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self._scripted("responses", "chat")
         self.fake._progress(0)
         answer = _Response(request, reply, self.fake._next_answer_number())
-        if request.stream:
+        if request.stream and reply.raw_chunks is not None:
+            self._stream_raw(reply)
+        elif request.stream:
             _ResponseStream(self, answer).send()
         else:
             self._before_answer(reply)
