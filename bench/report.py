@@ -65,6 +65,11 @@ def duration(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} µs"
 
 
+def signed(seconds: float) -> str:
+    """A difference: +1.2 ms, or −127 µs when gptmagic was the quicker (run-to-run noise)."""
+    return f"+{duration(seconds)}" if seconds >= 0 else f"−{duration(-seconds)}"
+
+
 def met(ok: bool) -> str:
     return "yes" if ok else "**NO**"
 
@@ -103,7 +108,7 @@ def latency_rows(results: Results) -> list[list[str]]:
             [
                 "2",
                 f"first SSE byte → first answer text on iopub{api.label} ({first.repeats} runs)",
-                f"{duration(first.gptmagic)} (+{duration(first.added)})",
+                f"{duration(first.gptmagic)} ({signed(first.added)})",
                 peer,
                 f"SDK first chunk {duration(first.sdk)}",
                 f"< SDK + {duration(LATENCY_TARGET)}",

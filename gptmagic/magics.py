@@ -25,8 +25,10 @@ class GPTMagic(Magics, Settings):
         self._ready = False  # config is applied inside __init__; see _system_changed
         self.session: KernelSession = session_for(shell)
         super().__init__(shell=shell, **kwargs)
-        if not self.session.conversation.turns and not self.session.conversation.system:
-            self.session.conversation.system = self.system_prompt
+        if self.system_prompt:  # seeds a fresh conversation; else it waits for the first cell
+            conversation = self.session.conversation
+            if not conversation.turns and not conversation.system:
+                conversation.system = self.system_prompt
         self._ready = True
 
     def context(self) -> CellContext:

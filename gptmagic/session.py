@@ -10,11 +10,10 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .conversation import Conversation
-from .usage import UsageLedger
-
 if TYPE_CHECKING:
+    from .conversation import Conversation
     from .lasterror import LastError
+    from .usage import UsageLedger
 
 
 class Secret:
@@ -53,8 +52,6 @@ class Secret:
 class KernelSession:
     """Everything one kernel remembers between cells and across extension reloads."""
 
-    conversation: Conversation = field(default_factory=Conversation)
-    usage: UsageLedger = field(default_factory=UsageLedger)
     typed_key: Secret | None = None
     # Parameter adaptations learnt from servers, keyed by (host, model, API); see
     # backends/chat_completions.py.
@@ -70,6 +67,31 @@ class KernelSession:
     # --code: the cells (hashed id, else prompt) that already inserted code below them.
     inserted_cells: set[str] = field(default_factory=set, repr=False)
     hooks: Any = field(default=None, repr=False)
+    # Made on first use (a cell, %gpt history...), so that %load_ext stays quick.
+    _conversation: Conversation | None = field(default=None, repr=False)
+    _usage: UsageLedger | None = field(default=None, repr=False)
+
+    @property
+    def conversation(self) -> Conversation:
+        """The kernel's conversation (``%gpt load`` replaces it)."""
+        if self._conversation is None:
+            from .conversation import Conversation
+
+            self._conversation = Conversation()
+        return self._conversation
+
+    @conversation.setter
+    def conversation(self, value: Conversation) -> None:
+        self._conversation = value
+
+    @property
+    def usage(self) -> UsageLedger:
+        """The kernel's token usage, per answer and in total."""
+        if self._usage is None:
+            from .usage import UsageLedger
+
+            self._usage = UsageLedger()
+        return self._usage
 
     def __repr__(self) -> str:
         return (

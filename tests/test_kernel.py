@@ -157,17 +157,12 @@ LOADED_BY_LOAD_EXT = [
     "gptmagic",
     "gptmagic.arguments",
     "gptmagic.backends",
-    "gptmagic.content",
-    "gptmagic.conversation",
     "gptmagic.errors",
     "gptmagic.extension",
-    "gptmagic.files",
     "gptmagic.hooks",
     "gptmagic.magics",
     "gptmagic.session",
     "gptmagic.settings",
-    "gptmagic.tokens",
-    "gptmagic.usage",
 ]
 _LOADED = """
 import json, sys
