@@ -63,6 +63,8 @@ def safe_end(text: str, forms: list[str], firsts: set[str]) -> int:
         if any(len(form) > len(tail) and form.startswith(tail) for form in forms):
             cut = start
             break
+    if cut == len(text):
+        return cut  # nothing held back: no run can cross the end
     # A masked run across the cut: cut before it. Latest first, so that a run overlapping
     # one already moved before is seen against the new cut (a cut only moves left).
     for start, end in sorted(secret_spans(text, forms), reverse=True):
