@@ -84,16 +84,20 @@ def redact(text: str, secrets: Iterable[Any], *, urls: bool = True) -> str:
     return _USERINFO.sub(r"\1***@", text) if urls else text
 
 
+MASKED_BEGINNING = 12  # characters of a key shown without the rest: masked from here on
+
+
 def masked_beginning(form: str) -> int:
     """How many of a secret's first characters are masked when they appear without the rest.
 
     An answer cut short (Ctrl-C, a dropped stream, max_tokens) can end inside a key, and a
     model can shorten one with an ellipsis: masking whole secrets only would show most of it.
-    A run of a secret's first characters is masked once it is this long: half the secret
-    (at least 4 characters), at most 12, so a key shows at most its public prefix and a few
-    characters (``sk-proj-`` and 3), never half of itself.
+    A key's first 12 characters are masked, so at most its public prefix and a few characters
+    show (``sk-proj-`` and 3). Only secrets of 24 characters or more are keys here: a shorter
+    one (a proxy password such as ``proxy2024``) often starts with a word, and masking its
+    beginning would mask that word in every answer, so it is masked whole only.
     """
-    return min(len(form), max(4, min(12, len(form) // 2)))
+    return MASKED_BEGINNING if len(form) >= 2 * MASKED_BEGINNING else len(form)
 
 
 def secret_spans(text: str, forms: list[str]) -> list[tuple[int, int]]:

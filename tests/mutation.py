@@ -248,9 +248,15 @@ MUTANTS = [
     ),
     M(
         "errors",
-        "    return min(len(form), max(4, min(12, len(form) // 2)))",
+        "    return MASKED_BEGINNING if len(form) >= 2 * MASKED_BEGINNING else len(form)",
         "    return len(form)",
         "a key's beginning without its end is shown",
+    ),
+    M(
+        "errors",
+        "    return MASKED_BEGINNING if len(form) >= 2 * MASKED_BEGINNING else len(form)",
+        "    return min(len(form), MASKED_BEGINNING)",
+        "the beginning of a short password is masked: words starting like it vanish",
     ),
     M(
         "errors",

@@ -189,8 +189,8 @@ def test_the_pieces_shown_join_up_to_the_masked_answer_wherever_it_is_cut():
     """Overlapping secrets (one the start of another, one starting inside another): however
     the text is cut, the pieces shown join up to ``redact`` of the whole, so every state shown
     is a beginning of the final masked text, never a secret's start where it shows ***."""
-    secrets = ["abcd", "abcdefgh", "cdxyz", "xyzw"]
-    text = "zabcdxyzw abcdefgh abcdefg abcd abcdxyzwq abc"
+    secrets = ["abcd", "abcdefghijklmnopqrstuvwx", "cdxyz", "xyzw"]  # the long one: a key's rule
+    text = "zabcdxyzw abcdefghijklmn abcdefghijk abcd abcdxyzwq abc"
     expected = redact(text, secrets, urls=False)
     for cuts in itertools.combinations(range(1, len(text)), 2):
         shown = shown_in_pieces(text, cuts, secrets)
