@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import getpass
 import os
+from urllib.parse import unquote, urlsplit
 
 from .errors import GPTMagicError
 from .session import KernelSession, Secret
 
 KEY_ENV = "OPENAI_API_KEY"
+# Environment variables whose URL can carry ``user:password@`` (any case: the HTTP library
+# reads ``https_proxy`` as well as ``HTTPS_PROXY``).
+URL_VARIABLES = ("openai_base_url", "http_proxy", "https_proxy", "all_proxy")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"}
 PLACEHOLDER = "no-key-needed"  # local servers (Ollama, llama.cpp) ignore the key
 TYPED = "typed with %gpt key"
@@ -116,4 +120,26 @@ def known_secrets(session: KernelSession) -> list[Secret]:
 
     secrets = [env_key(), session.typed_key]
     secrets += [Secret(v) for n in secret_variables() if (v := os.environ.get(n, "").strip())]
+    env_urls = [url for name, url in os.environ.items() if name.lower() in URL_VARIABLES]
+    secrets += [*url_passwords(*env_urls), *session.url_passwords]
     return [s for s in secrets if s is not None]
+
+
+def remember_url_passwords(session: KernelSession, *urls: str | None) -> None:
+    """Make the passwords of a cell's base URL and proxy (traits, or the environment's) known
+    secrets of the kernel, kept after a setting changes: the password is no less secret."""
+    session.url_passwords.update(url_passwords(*urls))
+
+
+def url_passwords(*urls: str | None) -> set[Secret]:
+    """The password of each ``scheme://user:password@host`` as written and percent-decoded
+    (:func:`~gptmagic.errors.secret_forms` derives the encoded forms); never the user name."""
+    found = set()
+    for url in filter(None, urls):
+        url = url.strip()
+        try:  # without a scheme ("user:pw@proxy:3128") the whole text would be a path
+            password = urlsplit(url if "://" in url else "//" + url).password
+        except ValueError:  # an unparseable address (a broken IPv6 literal): no password read
+            continue
+        found |= {Secret(password), Secret(unquote(password))} if password else set()
+    return found

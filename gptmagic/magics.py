@@ -7,6 +7,8 @@ Each magic parses its line, then hands the cell a :class:`~gptmagic.settings.Cel
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
 from traitlets import observe
@@ -15,6 +17,9 @@ from . import arguments
 from .errors import GPTMagicError, one_line_errors
 from .session import KernelSession, session_for
 from .settings import CellContext, Settings
+
+if TYPE_CHECKING:
+    from .client import Endpoint
 
 
 @magics_class
@@ -34,6 +39,15 @@ class GPTMagic(Magics, Settings):
     def context(self) -> CellContext:
         """The frozen settings, session, shell and endpoint one cell runs with."""
         return CellContext(self.snapshot(), self.session, self.shell, self.endpoint())
+
+    def endpoint(self) -> Endpoint:
+        """Where requests go now; the passwords of its URLs become secrets (see apikey.py),
+        masked wherever the key is: prompts, answers, tool results, the cache, messages."""
+        from .apikey import remember_url_passwords
+
+        endpoint = super().endpoint()
+        remember_url_passwords(self.session, endpoint.base_url, endpoint.proxy)
+        return endpoint
 
     @observe("system_prompt")
     def _system_changed(self, change):

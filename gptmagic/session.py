@@ -53,6 +53,8 @@ class KernelSession:
     """Everything one kernel remembers between cells and across extension reloads."""
 
     typed_key: Secret | None = None
+    # Passwords of the base and proxy URLs cells resolved (see apikey.remember_url_passwords).
+    url_passwords: set[Secret] = field(default_factory=set, repr=False)
     # Parameter adaptations learnt from servers, keyed by (host, model, API); see
     # backends/chat_completions.py.
     compat: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gptmagic.client import Endpoint, public_url
+from gptmagic.session import session_for
 from gptmagic.testing.server import FakeOpenAI, Reply
 from tests.conftest import run
 
@@ -52,3 +55,81 @@ def test_credentials_in_the_base_url_are_never_shown_or_kept(shell, outputs, tmp
     for text in kept:
         assert USER not in text and PASSWORD not in text
     assert json.loads(cache.read_text().splitlines()[0])["host"] == f"127.0.0.1:{port}"
+
+
+# -- a URL's password is a secret like the key: masked in prompts, answers, what is kept -------
+PROXY_USER, PROXY_PASSWORD = "proxyuser-7f3a", "hunter2secret"
+PROXY = f"http://{PROXY_USER}:{PROXY_PASSWORD}@proxy.invalid:3128"  # https only: not used here
+SETTINGS = "import os; cfg = {'proxy': os.environ['HTTPS_PROXY']}"  # what a user pastes
+
+
+@pytest.mark.parametrize(
+    "written, echoed",
+    [(PROXY_PASSWORD, PROXY_PASSWORD), ("pa%24%24-w0rd%2Fx", "pa$$-w0rd/x")],
+    ids=["plain", "percent-encoded"],
+)
+def test_a_proxy_password_from_https_proxy_is_not_sent_in_a_prompt(
+    shell, server, monkeypatch, written, echoed
+):
+    monkeypatch.setenv("HTTPS_PROXY", PROXY.replace(PROXY_PASSWORD, written))
+    run(shell, "import os, urllib.parse; url = os.environ['HTTPS_PROXY']")
+    run(shell, "cfg = {'proxy': url, 'decoded': urllib.parse.unquote(url)}")
+    assert run(shell, "%%gpt\nmy settings: {cfg}").success
+    body = json.dumps(server.chat_requests[-1].body)
+    assert written not in body and echoed not in body
+    assert body.count(f"{PROXY_USER}:***@proxy.invalid") == 2  # as written, and decoded
+
+
+def test_a_proxy_password_from_https_proxy_is_not_shown_in_the_dry_run(
+    shell, server, outputs, monkeypatch
+):
+    monkeypatch.setenv("https_proxy", PROXY)  # lowercase, as the HTTP library also reads it
+    run(shell, "import os; cfg = {'proxy': os.environ['https_proxy']}")
+    assert run(shell, "%%gpt --dry-run\nmy settings: {cfg}").success
+    shown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert PROXY_PASSWORD not in shown and ":***@proxy.invalid" in shown
+    assert server.chat_requests == []
+
+
+def test_a_password_in_the_proxy_setting_is_not_shown_in_the_dry_run(shell, outputs):
+    proxy = PROXY.replace("proxy.invalid", "127.0.0.1")  # the dry run connects nowhere
+    run(shell, f"%config GPTMagic.proxy = {proxy!r}")
+    run(shell, f"cfg = {{'proxy': {proxy!r}}}")
+    assert run(shell, "%%gpt --dry-run\nmy settings: {cfg}").success
+    shown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert PROXY_PASSWORD not in shown and ":***@127.0.0.1:3128" in shown
+
+
+def test_a_base_url_password_echoed_in_an_answer_is_masked_live_and_in_what_is_kept(
+    shell, outputs, tmp_path
+):
+    cache = tmp_path / "answers.gptcache.jsonl"
+    pieces = ["Your gateway password is hunt", "er2-gate", "way-pw, as configured. Words to show."]
+    with FakeOpenAI(lifetime=120) as gateway:  # accepts the Basic auth the URL's user sends
+        port = gateway.base_url.rsplit(":", 1)[1].split("/")[0]
+        run(shell, f"%config GPTMagic.base_url = 'http://{USER}:{PASSWORD}@127.0.0.1:{port}/v1'")
+        run(shell, f"%config GPTMagic.cache = {str(cache)!r}")
+        gateway.enqueue(Reply(text=pieces, chunk_delay=0.13))  # > MIN_INTERVAL: live updates
+        assert run(shell, "%%gpt -o answer\nWhat is my gateway password?").success
+    live = [m["data"].get("text/markdown", "") for m in outputs.messages if "data" in m]
+    assert len(live) >= 3 and not any(PASSWORD[:4] in text for text in live)
+    expected = "Your gateway password is ***, as configured. Words to show."
+    assert shell.user_ns["answer"] == expected
+    assert session_for(shell).conversation.turns[-1].assistant.content == expected
+    assert PASSWORD not in cache.read_text() and expected in cache.read_text()
+
+
+def test_a_user_name_in_a_proxy_url_is_not_masked(shell, server, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", PROXY)
+    run(shell, SETTINGS)
+    assert run(shell, "%%gpt\n{cfg}").success
+    sent = server.chat_requests[-1].body["messages"][-1]["content"]
+    assert sent == f"{{'proxy': 'http://{PROXY_USER}:***@proxy.invalid:3128'}}"
+
+
+def test_a_proxy_url_without_a_password_is_sent_as_written(shell, server, monkeypatch):
+    for url in (f"http://{PROXY_PASSWORD}@proxy.invalid:3128", "http://proxy.invalid:3128"):
+        monkeypatch.setenv("HTTPS_PROXY", url)  # a user name only (however secret it looks)
+        run(shell, SETTINGS)
+        assert run(shell, "%%gpt --new\n{cfg}").success
+        assert server.chat_requests[-1].body["messages"][-1]["content"] == f"{{'proxy': {url!r}}}"
