@@ -390,7 +390,30 @@ class ChatCell:
                     "send nothing): shorten them with %gpt reset or --no-history; otherwise "
                     "re-run the cell"
                 )
+        if outcome == "complete" and (unusable := self.unusable_calls(collected)):
+            outcome, cause = "incomplete", unusable
         return collected, outcome, cause
+
+    def unusable_calls(self, collected: Collected) -> str:
+        """Why the tool calls of a finished answer cannot be answered, or "": some servers
+        return calls though no tools were offered (no ``--tools``; nothing is run), or end
+        with finish_reason "tool_calls" and send no call. Either way the answer is not one."""
+        if collected.tool_calls and not self.request.tools:
+            names = ", ".join(dict.fromkeys(call.name or "?" for call in collected.tool_calls))
+            self.rerun_helps = False  # the cause says what to do
+            return redact(
+                f"the model asked to call tools that were not offered ({names}), so nothing "
+                "was run; ask again with --tools to let it use the data tools, or re-run the "
+                "cell",
+                known_secrets(self.session),
+                urls=False,
+            )
+        if "tool_calls" in collected.finishes.values() and not collected.tool_calls:
+            return (
+                "the model ended its answer to call tools (finish_reason: tool_calls), but no "
+                "tool call arrived"
+            )
+        return ""
 
     def explain_break(self, exc: BaseException) -> str:
         """Why a stream that had started did not finish (the answer so far is kept)."""

@@ -49,7 +49,8 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
         else:
             lines.append("⏹ Interrupted: partial answer.")
     elif outcome == "incomplete":
-        lines.append(f"⚠ Incomplete: {result.cause}. Not stored in the history.")
+        stored = "Not stored in the history" if kept is not None else "No answer text arrived"
+        lines.append(f"⚠ Incomplete: {result.cause}. {stored}.")
     elif outcome == "empty":
         lines.append("⚠ Empty answer: the server finished without any text. Not stored.")
     if "length" in reasons and outcome != "empty":
@@ -100,10 +101,10 @@ def failure(result: Outcome, r: CellRequest, host: str, rerun_helps: bool) -> GP
         return InterruptedAnswer(text)
     if outcome == "incomplete":
         rerun = "; re-run the cell" if rerun_helps else ""
-        return GPTMagicError(
-            f"The answer is incomplete: {result.cause}. The text so far is shown; it was not "
-            f"stored{rerun}."
-        )
+        shown = "The text so far is shown; it was not stored"
+        if kept is None:  # no partial answer to speak of
+            shown = "No answer text arrived; nothing was stored"
+        return GPTMagicError(f"The answer is incomplete: {result.cause}. {shown}{rerun}.")
     if outcome == "empty":
         return GPTMagicError(empty_answer(result.reasons[0], r.max_tokens, host))
     return None

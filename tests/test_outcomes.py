@@ -275,13 +275,15 @@ def test_a_stream_that_ends_with_nothing_does_not_just_say_re_run(shell, server,
     line = error_line(capsys)
     assert "ended its answer without sending anything" in line
     assert "context" in line and "%gpt reset" in line and "connection dropped" not in line
+    assert line.endswith("No answer text arrived; nothing was stored.")  # no "text so far"
 
 
 def test_a_stream_cut_mid_answer_still_says_re_run(shell, server, capsys):
     server.enqueue(Reply(tokens=20, drop_after=5))
     assert not run(shell, "%%gpt\nhello").success
     line = error_line(capsys)
-    assert "dropped mid-answer" in line and line.endswith("re-run the cell.")
+    assert "dropped mid-answer" in line
+    assert line.endswith("The text so far is shown; it was not stored; re-run the cell.")
 
 
 # -- 22: an interrupted answer was billed: marked interrupted, its estimate counted ----------

@@ -248,6 +248,75 @@ def test_a_model_without_tool_support_gives_one_line_and_stores_nothing(
     assert run(shell, "%%gpt -m no-tools\nDescribe sales").success  # without --tools: fine
 
 
+UNOFFERED = (
+    "the model asked to call tools that were not offered (describe_variable), so nothing was "
+    "run; ask again with --tools to let it use the data tools, or re-run the cell"
+)
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "not-streamed"])
+@pytest.mark.parametrize("said", ["", "Let me look."], ids=["no-text", "text"])
+def test_tool_calls_nobody_offered_are_not_run_and_nothing_is_stored(
+    shell, server, outputs, capsys, sales, tmp_path, api, stream, said
+):
+    """Some servers return calls without tools in the request: not an answer, and not the
+    "context too long" an empty answer suggests."""
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    run(shell, f"%config GPTMagic.cache = '{tmp_path / 'c.jsonl'}'")
+    server.enqueue(Reply(text=said or None, tool_calls=[DESCRIBE], endpoint=api))
+    option = "" if stream else " --no-stream"
+    assert not run(shell, f"%%gpt -o reply{option}\nHow many rows?").success
+    assert len(server.requests) == 1  # no tool ran, no result went back
+    shown = "The text so far is shown; it was not stored"
+    if not said:
+        shown = "No answer text arrived; nothing was stored"
+    assert error_line(capsys) == f"UsageError: The answer is incomplete: {UNOFFERED}. {shown}."
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert meta["status"] == "incomplete" and "tool_calls" not in meta
+    stored = "Not stored in the history" if said else "No answer text arrived"
+    assert meta["notes"] == [f"⚠ Incomplete: {UNOFFERED}. {stored}."]
+    assert final(outputs)["data"]["text/plain"] == said
+    assert session(shell).conversation.turns == [] and "reply" not in shell.user_ns
+    assert not (tmp_path / "c.jsonl").exists() or not (tmp_path / "c.jsonl").read_text()
+
+
+def test_a_finish_reason_tool_calls_without_a_call_is_incomplete_not_a_loop(
+    shell, server, outputs, capsys, sales
+):
+    server.enqueue(Reply(text="Let me check.", finish_reason="tool_calls"))
+    assert not run(shell, "%%gpt --tools\nHow many rows?").success
+    assert len(server.chat_requests) == 1
+    assert error_line(capsys) == (
+        "UsageError: The answer is incomplete: the model ended its answer to call tools "
+        "(finish_reason: tool_calls), but no tool call arrived. The text so far is shown; it "
+        "was not stored; re-run the cell."
+    )
+    assert final(outputs)["data"]["text/plain"] == "Let me check."
+    assert session(shell).conversation.turns == []
+
+
+def responses_event(kind: str, **fields) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def test_a_response_naming_a_call_it_never_sent_is_incomplete(shell, server, outputs, capsys):
+    """The Responses API: the finished response lists a function call no stream event gave."""
+    run(shell, "%config GPTMagic.api = 'responses'")
+    call = {"type": "function_call", "call_id": "call_1", **DESCRIBE}
+    response = {"status": "completed", "output": [call], "model": "gpt-4o-mini"}
+    server.enqueue(Reply(raw_chunks=[responses_event("response.completed", response=response)]))
+    assert not run(shell, "%%gpt --tools\nHow many rows?").success
+    assert len(server.responses_requests) == 1
+    assert error_line(capsys) == (
+        "UsageError: The answer is incomplete: the model ended its answer to call tools "
+        "(finish_reason: tool_calls), but no tool call arrived. No answer text arrived; "
+        "nothing was stored; re-run the cell."
+    )
+    assert final(outputs)["metadata"]["gptmagic"]["status"] == "incomplete"
+    assert session(shell).conversation.turns == []
+
+
 def test_tools_with_several_answers_are_refused_before_sending(shell, server, capsys):
     assert not run(shell, "%%gpt --tools -n 2\nhello").success
     assert "-n 2 cannot go with it" in error_line(capsys) and server.chat_requests == []
