@@ -217,6 +217,7 @@ class ChatCell:
                 number, said = len(self.rounds) + 1, "".join(collected.texts.get(0, ()))
                 text = redact(said, known_secrets(self.session), urls=False)
                 refused = round_limit_reached(len(self.rounds))
+                view.flush()  # the words before the calls, on screen while they run
                 calls = run_calls(self.ctx, text, collected.tool_calls, number, refused=refused)
                 self.add_round(calls, view)
                 self.check_budget(spent, view)
@@ -256,6 +257,7 @@ class ChatCell:
             view.append(0, done.text)
         for line in done.summaries():
             view.append(0, f"\n\n> {line}\n\n")
+        view.flush()  # on screen while the next answer is awaited, not 1/8 s later
 
     def body(self) -> dict[str, Any]:
         """The request body in the backend's shape, as this (host, model) accepts it."""

@@ -101,6 +101,11 @@ class MaskedView:
         if shown := self._answers[index].add(text):
             self._view.append(index, shown)
 
+    def flush(self) -> None:
+        """What is safe is passed on as it comes; a tail that may begin a secret stays held
+        (the text may go on into it), so only the view below is asked to show what it has."""
+        self._view.flush()
+
     def finish(self, bundle: dict[str, str], metadata: dict[str, Any]) -> None:
         self._release()
         self._view.finish(bundle, metadata)

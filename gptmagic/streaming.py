@@ -44,6 +44,7 @@ MAX_DISPLAYS = 40  # JupyterLab and Notebook 7 show 50 outputs, then "Show more 
 class AnswerView(Protocol):
     def status(self, text: str) -> None: ...
     def append(self, index: int, text: str) -> None: ...
+    def flush(self) -> None: ...
     def finish(self, bundle: dict[str, str], metadata: dict[str, Any]) -> None: ...
     def discard(self) -> None: ...
 
@@ -133,6 +134,15 @@ class MarkdownView:
         rate = (size - self._shown_len) / (now - self._last)
         self._last = now
         self._refresh(rate)
+
+    def flush(self) -> None:
+        """Show now what the pacing holds back: a tool round's words and call lines would
+        otherwise wait for the next answer's first text, however long the tools and the
+        next request take."""
+        size = self._tail_len if len(self._answers) == 1 else self._total_len
+        if size != self._shown_len:
+            self._last = self._clock()
+            self._refresh()
 
     def _refresh(self, rate: float = float("inf")) -> None:
         if len(self._answers) > 1:
@@ -229,6 +239,9 @@ class TextView:
         if index == 0:
             self._out.write(text)
             self._out.flush()
+
+    def flush(self) -> None:
+        """Text is printed as it comes: nothing is held back."""
 
     def finish(self, bundle: dict[str, str], metadata: dict[str, Any]) -> None:
         from .render import join_answers

@@ -213,17 +213,24 @@ def test_the_work_per_piece_does_not_grow_with_the_answer():
     assert masked.add(KEY[1:-1]) == "" and masked.add("!") == "***!"  # the key but its end
 
 
+class Sink:
+    """A view below the mask: what it is passed, and how often it is flushed."""
+
+    def __init__(self):
+        self.got: list[tuple[int, str]] = []
+        self.flushes = 0
+
+    def append(self, index, text):
+        self.got.append((index, text))
+
+    def flush(self):
+        self.flushes += 1
+
+    def finish(self, bundle, metadata):
+        pass
+
+
 def test_the_view_keeps_the_text_received():
-    class Sink:
-        def __init__(self):
-            self.got: list[tuple[int, str]] = []
-
-        def append(self, index, text):
-            self.got.append((index, text))
-
-        def finish(self, bundle, metadata):
-            pass
-
     sink = Sink()
     view = MaskedView(sink, [Secret(KEY)])
     for index, text in [(0, f"a {KEY[:5]}"), (1, "b"), (0, f"{KEY[5:]} c")]:
@@ -232,3 +239,17 @@ def test_the_view_keeps_the_text_received():
     assert view.texts() == [f"a {KEY} c", "b"]
     assert "".join(t for i, t in sink.got if i == 0) == "a *** c"
     assert json.dumps(sink.got).count(KEY[:5]) == 0
+
+
+def test_a_flush_inside_the_key_shows_none_of_it():
+    """A flush (before a tool round's lines) passes the view below what is safe; a tail that
+    may begin the key stays held, as the text may go on into it: masked whole when it does."""
+    sink = Sink()
+    view = MaskedView(sink, [Secret(KEY)])
+    view.append(0, f"Your key is {KEY[:11]}")  # below the 12 characters masked on their own
+    view.flush()
+    assert sink.got == [(0, "Your key is ")] and sink.flushes == 1
+    view.append(0, f"{KEY[11:]} ok")
+    view.finish({}, {})
+    assert "".join(t for _, t in sink.got) == "Your key is *** ok"
+    assert not any(piece in json.dumps(sink.got) for piece in pieces_of(KEY, 4))

@@ -143,3 +143,19 @@ def test_freezing_happens_only_after_the_threshold(shell):
     view = MarkdownView(clock=itertools.count().__next__)
     view.append(0, "para one\n\n" * 10)
     assert view._displays <= 1 and FREEZE_AT > 100
+
+
+def test_a_flush_shows_what_the_pacing_held_back_and_only_then(shell, outputs):
+    times = iter([0.0, 0.01, 0.02, 0.03, 0.2, 0.3, 0.4])  # each reading of the clock
+    view = MarkdownView(clock=lambda: next(times))
+    for word in ("Let ", "me ", "look ", "first."):  # within 1/8 s: all but the first paced
+        view.append(0, word)
+    assert outputs.markdown() == ["Let "] and view.updates == 1
+    view.flush()  # at 0.2
+    assert outputs.markdown() == ["Let me look first."] and view.updates == 2
+    view.flush()  # nothing new: no update, no reading of the clock
+    assert view.updates == 2
+    view.append(0, " And now a longer sentence.")  # at 0.3: paced from the flush
+    assert outputs.markdown() == ["Let me look first."]
+    view.append(0, " More.")  # at 0.4
+    assert outputs.markdown() == ["Let me look first. And now a longer sentence. More."]

@@ -532,3 +532,59 @@ def test_a_key_the_model_echoes_beside_its_calls_is_masked_in_the_output_and_his
     assert KEY not in final(outputs)["data"]["text/markdown"]
     assert KEY not in json_of(session(shell).conversation)
     assert final(outputs)["data"]["text/markdown"].startswith("Using *** to look.\n\n> ")
+
+
+# -- the order on screen while the rounds run ---------------------------------------------------
+def shown_at_each_step(monkeypatch, outputs) -> list[tuple[str, str]]:
+    """What the cell shows (its displays joined) as each tool runs and each request is sent."""
+    import gptmagic.tools
+    from gptmagic.chat import ChatCell
+
+    seen: list[tuple[str, str]] = []
+    run_tool, ask = gptmagic.tools.run_tool, ChatCell.open
+
+    def running(*args, **kwargs):
+        seen.append(("tool", "".join(outputs.markdown())))
+        return run_tool(*args, **kwargs)
+
+    def asking(self, body, view):
+        seen.append(("ask", "".join(outputs.markdown())))
+        return ask(self, body, view)
+
+    monkeypatch.setattr(gptmagic.tools, "run_tool", running)
+    monkeypatch.setattr(ChatCell, "open", asking)
+    return seen
+
+
+def test_the_words_before_a_call_and_its_line_are_on_screen_while_the_rounds_run(
+    shell, server, outputs, sales, monkeypatch
+):
+    """The live display is paced (an update every 1/8 s at most): without a flush the words
+    and lines of a round waited for the next answer's text, however long the tools took."""
+    seen = shown_at_each_step(monkeypatch, outputs)
+    server.enqueue(*said_then_called())
+    assert run(shell, "%%gpt --tools\nHow many rows per region?").success
+    first, second = f"{SAID}\n\n> {SUMMARY}\n\n", f"Now the regions.\n\n> {COUNTED}\n\n"
+    assert seen == [
+        ("ask", ""),
+        ("tool", SAID),
+        ("ask", first),
+        ("tool", first + "Now the regions."),
+        ("ask", first + second),
+    ]
+
+
+def test_a_key_the_model_ends_its_words_with_is_never_shown_by_the_flush(
+    shell, server, outputs, sales, monkeypatch
+):
+    """The flush before the calls holds back a tail that may begin the key, as streaming does;
+    the lines that follow show it is not going on, and it is masked with them."""
+    seen = shown_at_each_step(monkeypatch, outputs)
+    said = ["Checking with ", KEY[:9], KEY[9:16]]  # "sk-test-DISTINCT": the key's beginning
+    server.enqueue(Reply(text=said, tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    lines = f"Checking with ***\n\n> {SUMMARY}\n\n"
+    assert seen[1:] == [("tool", "Checking with "), ("ask", lines)]
+    assert KEY[:8] not in json.dumps(outputs.messages)
+    [turn] = session(shell).conversation.turns
+    assert turn.steps[0].content == "Checking with ***"
