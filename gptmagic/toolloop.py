@@ -59,9 +59,11 @@ def run_calls(
     ctx: CellContext, text: str, calls: list[ToolCall], number: int, *, refused: bool
 ) -> ToolRound:
     """Run ``calls`` (the ``number``-th round, from 1) on the kernel's values; past the round
-    limit (``refused``) none is run and each is answered with the limit's message."""
+    limit (``refused``) none is run and each is answered with the limit's message. A secret
+    the model echoes in a call's name or arguments is masked in the round kept."""
     from .apikey import known_secrets
     from .describe import Options
+    from .errors import redact
     from .tools import ROUND_LIMIT_OUTPUT, run_tool
 
     settings = ctx.settings
@@ -88,8 +90,9 @@ def run_calls(
         done.calls.append(
             {
                 "id": call.call_id or f"call_{number}_{position}",  # some servers send none
-                "name": call.name,
-                "arguments": call.arguments,
+                # The tool read them as sent; kept (history, metadata, exports, cache) masked
+                "name": redact(call.name, secrets, urls=False),
+                "arguments": redact(call.arguments, secrets, urls=False),
                 "output": output,
                 "ok": result.ok and not refused,
                 "summary": summary,

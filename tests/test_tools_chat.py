@@ -588,3 +588,48 @@ def test_a_key_the_model_ends_its_words_with_is_never_shown_by_the_flush(
     assert KEY[:8] not in json.dumps(outputs.messages)
     [turn] = session(shell).conversation.turns
     assert turn.steps[0].content == "Checking with ***"
+
+
+# -- a key the model sends back in a call ---------------------------------------------------------
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_a_key_the_model_puts_in_a_calls_name_or_arguments_is_kept_nowhere(
+    shell, server, outputs, sales, tmp_path, api
+):
+    """The tool reads the arguments as sent (here a column named like the key), but the call
+    the cell keeps (lines, metadata, history, exports, replay cache) is masked like the answer."""
+    cache = tmp_path / "c.jsonl"
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    run(shell, f"%config GPTMagic.cache = '{cache}'")
+    shell.user_ns["frame"] = pd.DataFrame({KEY: ["a", "b", "a"]})
+    calls = [
+        {"name": "describe_variable", "arguments": json.dumps({"name": KEY})},
+        {"name": f"read_{KEY}", "arguments": "{}"},
+        {"name": "value_counts", "arguments": json.dumps({"name": "frame", "column": KEY})},
+    ]
+    server.enqueue(Reply(tool_calls=calls, endpoint=api), Reply(text=ANSWER, endpoint=api))
+    assert run(shell, "%%gpt --tools\nCount the values in frame").success
+    listed = final(outputs)["metadata"]["gptmagic"]["tool_calls"]
+    assert [(c["name"], c["arguments"], c["ok"]) for c in listed] == [
+        ("describe_variable", {"name": "***"}, False),
+        ("read_***", {}, False),
+        ("value_counts", {"name": "frame", "column": "***"}, True),  # it ran on the real column
+    ]
+    counted = server.requests[1].body
+    assert "| a | 2 |" in json.dumps(counted)  # the result went back
+    [turn] = session(shell).conversation.turns
+    assert [(c["name"], c["arguments"]) for c in turn.steps[0].tool_calls] == [
+        ("describe_variable", '{"name": "***"}'),
+        ("read_***", "{}"),
+        ("value_counts", '{"name": "frame", "column": "***"}'),
+    ]
+    for suffix in (".json", ".md", ".ipynb"):
+        assert run(shell, f"%gpt save {tmp_path / ('talk' + suffix)}").success
+    kept = {path.name: path.read_text() for path in tmp_path.iterdir()}
+    assert set(kept) == {"c.jsonl", "talk.json", "talk.md", "talk.ipynb"}
+    kept |= {
+        "displayed": json.dumps(outputs.messages),
+        "history": json_of(session(shell).conversation),
+        "sent back": json.dumps(counted),
+    }
+    for where, text in kept.items():
+        assert KEY[:12] not in text, where
