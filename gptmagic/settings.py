@@ -183,6 +183,15 @@ class Settings(Configurable):
             self.base_url, self.proxy, self.timeout, self.provider, self.api_version
         )
 
+    @classmethod
+    def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
+        """As traitlets writes it, without a URL's ``user:password@`` in the current value:
+        ``%config GPTMagic`` prints every trait into the notebook, and a proxy or base URL
+        set in ``ipython_config.py`` must not reach a saved notebook that way."""
+        from .errors import redact
+
+        return redact(super().class_get_trait_help(trait, inst, helptext), [])
+
     def snapshot(self) -> Any:
         """Every setting's current value, frozen (a :class:`Snapshot`): what one cell runs with."""
         return snapshot_class()(**{name: getattr(self, name) for name in SETTING_NAMES})

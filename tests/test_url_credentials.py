@@ -133,3 +133,14 @@ def test_a_proxy_url_without_a_password_is_sent_as_written(shell, server, monkey
         run(shell, SETTINGS)
         assert run(shell, "%%gpt --new\n{cfg}").success
         assert server.chat_requests[-1].body["messages"][-1]["content"] == f"{{'proxy': {url!r}}}"
+
+
+def test_config_listing_shows_base_url_and_proxy_without_their_passwords(shell, capsys):
+    run(shell, f"%config GPTMagic.base_url = 'http://{USER}:{PASSWORD}@gw.example:8443/v1'")
+    run(shell, "%config GPTMagic.proxy = 'http://proxyuser:proxy-pw-2024@127.0.0.1:3128'")
+    assert run(shell, "%config GPTMagic").success
+    listing = capsys.readouterr().out
+    assert "Current: 'http://***@gw.example:8443/v1'" in listing
+    assert "Current: 'http://***@127.0.0.1:3128'" in listing
+    assert PASSWORD not in listing and "proxy-pw-2024" not in listing
+    assert "Current: 'gpt-4o-mini'" in listing  # the other traits are listed as before
