@@ -34,10 +34,14 @@ class Endpoint:
     def resolve(
         cls, base_url: str, proxy: str, timeout: float, provider: str = "auto", api_version=""
     ) -> Endpoint:
-        """Trait values first, then the environment, then the API's own address."""
+        """Trait values first, then the environment, then the API's own address.
+
+        A provider chosen by name reads its own variable (``AZURE_OPENAI_ENDPOINT``) before
+        ``OPENAI_BASE_URL``, which is often set for another server: its key must not go there.
+        """
         from .backends import provider_for, provider_url
 
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or provider_url(provider) or ""
+        url = base_url or provider_url(provider) or os.environ.get("OPENAI_BASE_URL") or ""
         chosen = provider_for(provider, url)
         if chosen == "openai" and not url:
             url = DEFAULT_BASE_URL

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from gptmagic.testing.server import Reply
+from gptmagic.testing.server import FakeOpenAI, Reply
 from tests.conftest import KEY, interrupt_when, run
 
 VERSION = "2025-04-01-preview"
@@ -220,6 +220,21 @@ def test_azure_without_an_api_version_is_one_line_and_sends_nothing(
     result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
     assert "needs an API version" in str(result.error_in_exec)
     assert not server.chat_requests
+
+
+def test_azure_goes_to_azure_openai_endpoint_even_with_openai_base_url_set(
+    azure_shell, server, outputs, monkeypatch
+):
+    """OPENAI_BASE_URL is often set for another server (a gateway, Ollama); with provider
+    'azure' the Azure key and prompt must go to AZURE_OPENAI_ENDPOINT, never there."""
+    with FakeOpenAI(lifetime=60) as other:
+        monkeypatch.setenv("OPENAI_BASE_URL", other.base_url)
+        server.enqueue(Reply(text="From Azure."))
+        assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+        assert other.requests == []
+    [request] = server.chat_requests
+    assert request.path == "/openai/deployments/gpt-4o/chat/completions"
+    assert final(outputs)["metadata"]["gptmagic"]["host"] == server.url.removeprefix("http://")
 
 
 @pytest.mark.parametrize("api", ["chat", "responses"])
