@@ -38,6 +38,7 @@ def explain_failure(
         base_url=display_url(endpoint.base_url),
         proxy=proxy_in_use(endpoint),
         placeholder_key=getattr(sdk, "api_key", None) == PLACEHOLDER,
+        url_credentials=sends_url_credentials(endpoint),
     )
     if isinstance(exc, openai.NotFoundError) and what != "model list" and sdk is not None:
         facts = probe_models(sdk, endpoint.timeout, facts)
@@ -50,6 +51,13 @@ def explain_failure(
         what=what,
         facts=facts,
     )
+
+
+def sends_url_credentials(endpoint: Endpoint) -> bool:
+    """Whether the base URL's ``user:password@`` goes as Basic auth in place of the OpenAI
+    client's key. (Azure's key travels in its own ``api-key`` header: a refusal there is
+    still the key's.)"""
+    return endpoint.provider == "openai" and "@" in urlsplit(endpoint.base_url).netloc
 
 
 def display_url(url: str) -> str:

@@ -206,6 +206,9 @@ class Facts:
     base_url: str = ""  # shown without user:password@
     proxy: tuple[str, str] | None = None  # (host:port, the setting it came from)
     placeholder_key: bool = False  # no key was set: the local-server placeholder was sent
+    # the base URL carries ``user:password@``: the HTTP library sends them as Basic auth in
+    # place of the key's Bearer header, so a 401 refuses them, not the key
+    url_credentials: bool = False
     models: tuple[str, ...] | None = None  # GET /models after a 404, when it answered
     models_missing: bool = False  # GET /models answered 404 too
 
@@ -264,6 +267,12 @@ def _explain(
     if not isinstance(exc, openai.APIStatusError):
         return f"The {what} failed: {type(exc).__name__}: {server_message(exc)}"
     status, message = exc.status_code, server_message(exc)
+    if facts.url_credentials and isinstance(exc, openai.AuthenticationError):
+        return (
+            f"{host} rejected the user name and password in the base URL (401): they are "
+            "sent as Basic auth, in place of the API key. Check them in GPTMagic.base_url / "
+            "OPENAI_BASE_URL, or take them out to send the key."
+        )
     if facts.placeholder_key and status in (400, 401, 403):
         return _no_key(exc, host, what, facts)
     if isinstance(exc, openai.AuthenticationError):

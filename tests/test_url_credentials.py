@@ -144,3 +144,19 @@ def test_config_listing_shows_base_url_and_proxy_without_their_passwords(shell, 
     assert "Current: 'http://***@127.0.0.1:3128'" in listing
     assert PASSWORD not in listing and "proxy-pw-2024" not in listing
     assert "Current: 'gpt-4o-mini'" in listing  # the other traits are listed as before
+
+
+def test_a_refused_base_url_password_is_named_not_the_key(shell, server):
+    """The URL's credentials go as Basic auth in place of the key: a 401 refuses them, and
+    telling the user to set OPENAI_API_KEY (which was never sent) would mislead."""
+    port = server.base_url.rsplit(":", 1)[1].split("/")[0]
+    run(shell, f"%config GPTMagic.base_url = 'http://{USER}:{PASSWORD}@127.0.0.1:{port}/v1'")
+    line = (
+        f"127.0.0.1:{port} rejected the user name and password in the base URL (401): they are "
+        "sent as Basic auth, in place of the API key. Check them in GPTMagic.base_url / "
+        "OPENAI_BASE_URL, or take them out to send the key."
+    )
+    for cell in ("%%gpt\nhello", "%gpt models"):
+        result = run(shell, cell)
+        assert str(result.error_in_exec) == line, cell
+    assert [r.headers["authorization"][:6] for r in server.requests] == ["Basic "] * 2
