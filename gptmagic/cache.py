@@ -398,6 +398,12 @@ class Lookup:
         return chat_events(self.answer)
 
 
+def unused(ctx: CellContext) -> bool:
+    """No cache for this cell: ``off``, or ``record`` with no file named."""
+    mode, path = ctx.settings.cache_mode, ctx.settings.cache
+    return mode == "off" or (not path and mode == "record")
+
+
 def lookup(ctx: CellContext, kind: str, host: str, request: dict[str, Any], label: str) -> Lookup:
     """Find ``request`` in the kernel's cache, following ``GPTMagic.cache_mode``.
 
@@ -407,7 +413,7 @@ def lookup(ctx: CellContext, kind: str, host: str, request: dict[str, Any], labe
     recording of the same prompt when there is one. Record mode matches the server exactly.
     """
     mode, path = ctx.settings.cache_mode, ctx.settings.cache
-    if mode == "off" or (not path and mode == "record"):
+    if unused(ctx):
         return Lookup()
     first = label.strip().splitlines()[0] if label.strip() else ""
     cell = first if len(first) <= 70 else first[:69] + "…"
@@ -462,6 +468,8 @@ def for_chat(
     API is part of the key only when it is not Chat Completions (recordings made before there
     was a choice stay valid). An image is keyed and kept by its hash (content.hashed_images):
     the file never holds image bytes, and a text-only request's key is what it always was."""
+    if unused(ctx):  # no key to make: hashing a PNG's pixels would import Pillow for nothing
+        return Lookup()
     from .content import hashed_images, text_of
 
     summary = {

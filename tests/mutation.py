@@ -497,8 +497,8 @@ MUTANTS = [
     ),
     M(
         "cache",
-        'if mode == "off" or (not path and mode == "record"):',
-        'if not path and mode == "record":',
+        'return mode == "off" or (not path and mode == "record")',
+        'return not path and mode == "record"',
         "cache_mode 'off' still uses the cache",
     ),
     M(

@@ -393,21 +393,25 @@ def test_a_different_picture_is_not_served_the_recorded_answer(shell, server, tm
 
 
 # -- imports -------------------------------------------------------------------------------
-def test_gptmagic_imports_no_imaging_or_data_library_for_a_text_prompt(server, tmp_path):
+def heavy_modules_after(server, value: str, cell: str, env: dict[str, str] | None = None):
+    """Run ``cell`` in a fresh interpreter's shell with ``value`` (an expression) as ``v``;
+    the heavy libraries loaded afterwards."""
     script = textwrap.dedent(
         f"""
         import os, sys
+        os.environ.update({env or {}!r})
         os.environ["OPENAI_API_KEY"] = {server.api_key!r}
         os.environ["OPENAI_BASE_URL"] = {server.base_url!r}
         from IPython.core.interactiveshell import InteractiveShell
         from traitlets.config import Config
+        from gptmagic.testing.server import render_png
         config = Config()
         config.HistoryManager.hist_file = ":memory:"
         ip = InteractiveShell.instance(config=config)
         ip.run_line_magic("load_ext", "gptmagic")
         ip.run_line_magic("config", "GPTMagic.display = 'text'")
-        ip.user_ns["rows"] = [1, 2, b"\\x89PNX not a picture"]
-        result = ip.run_cell("%%gpt\\nWhat is {{rows}}?")
+        ip.user_ns["v"] = {value}
+        result = ip.run_cell({cell!r})
         assert result.success, result.error_in_exec
         loaded = [m for m in ("pandas", "matplotlib", "PIL", "numpy") if m in sys.modules]
         print("LOADED", loaded)
@@ -417,5 +421,21 @@ def test_gptmagic_imports_no_imaging_or_data_library_for_a_text_prompt(server, t
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
-    assert "LOADED []" in out.stdout
+    return out.stdout.split("LOADED ")[-1].strip()
+
+
+def test_gptmagic_imports_no_imaging_or_data_library_for_a_text_prompt(server):
+    value = '[1, 2, b"\\x89PNX not a picture"]'
+    assert heavy_modules_after(server, value, "%%gpt\nWhat is {v}?") == "[]"
     assert len(server.chat_requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["record", "off"], ids=["no-cache-file", "cache-off"])
+def test_png_bytes_in_a_prompt_import_no_imaging_library_without_a_cache(server, mode):
+    """PNG bytes need no Pillow to be sent; only a replay cache keys them by their pixels."""
+    env = {"GPTMAGIC_CACHE": "answers.gptcache.jsonl" if mode == "off" else ""}
+    env["GPTMAGIC_CACHE_MODE"] = mode
+    value = "render_png(40, 30, 7)"
+    assert heavy_modules_after(server, value, "%%gpt\nWhat is in {v}?", env) == "[]"
+    [request] = server.chat_requests
+    assert request.body["messages"][-1]["content"][1]["type"] == "image_url"
