@@ -184,6 +184,29 @@ def test_list_variables_lists_at_most_100_names_and_says_how_many_there_are():
     assert result.output.startswith("130 variables in the kernel, the first 100 by name")
 
 
+class Lazy(list):
+    """Like Django's ``settings`` before it is configured: asking for ``__class__`` runs the
+    lazy object's setup, which here fails (and counts how often it ran)."""
+
+    setups = 0
+
+    @property
+    def __class__(self):
+        Lazy.setups += 1
+        raise RuntimeError("settings are not configured")
+
+
+def test_list_variables_lists_a_lazy_object_without_running_its_setup():
+    Lazy.setups = 0
+    result = call("list_variables", {"settings": Lazy([1, 2]), "note": "hello"})
+    assert result.ok, result.output
+    assert table_rows(result.output) == [
+        ["note", "str", "5 characters"],
+        ["settings", "Lazy", "2 items"],
+    ]
+    assert Lazy.setups == 0
+
+
 def test_list_variables_of_an_empty_kernel_says_so():
     result = call("list_variables", {"In": [], "_": None})
     assert result.ok and result.output.startswith("No variables in the kernel yet")

@@ -43,12 +43,17 @@ def _libraries() -> tuple[Any, Any]:
 
 # -- list_variables -------------------------------------------------------------------------
 def listed(name: Any, value: Any) -> bool:
-    """A variable the user made: no IPython internals, private names, modules or code."""
+    """A variable the user made: no IPython internals, private names, modules or code.
+
+    Its type is read with ``type()``: ``isinstance`` asks the value for ``__class__``, which
+    a lazy object answers by running code (Django's ``settings`` imports the settings module,
+    or raises), so one such variable would run code or fail the whole list.
+    """
     return (
         isinstance(name, str)
         and not name.startswith("_")
         and name not in HIDDEN
-        and not isinstance(value, _CODE)
+        and not issubclass(type(value), _CODE)
     )
 
 
@@ -69,23 +74,24 @@ def list_variables(namespace: Mapping[str, Any]) -> tuple[str, str]:
 def size(value: Any) -> str:
     """A DataFrame's shape, a sequence's length, a number's value: a few words, or ""."""
     pandas, numpy = _libraries()
+    kind = type(value)  # not isinstance: see listed()
     try:
-        if pandas is not None and isinstance(value, pandas.DataFrame):
+        if pandas is not None and issubclass(kind, pandas.DataFrame):
             rows, columns = value.shape
             return f"{count(rows, 'row')} × {count(columns, 'column')}"
-        if pandas is not None and isinstance(value, pandas.Series):
+        if pandas is not None and issubclass(kind, pandas.Series):
             return count(len(value), "value")
-        if numpy is not None and isinstance(value, numpy.ndarray):
+        if numpy is not None and issubclass(kind, numpy.ndarray):
             return f"shape {value.shape}"
-        if value is None or isinstance(value, (bool, int, float, complex)):
+        if value is None or issubclass(kind, (bool, int, float, complex)):
             return cell(value)
-        if numpy is not None and isinstance(value, numpy.generic):
+        if numpy is not None and issubclass(kind, numpy.generic):
             return cell(value)
-        if isinstance(value, str):
+        if issubclass(kind, str):
             return count(len(value), "character")
-        if isinstance(value, (bytes, bytearray)):
+        if issubclass(kind, (bytes, bytearray)):
             return count(len(value), "byte")
-        if isinstance(value, Sized):
+        if issubclass(kind, Sized):
             return count(len(value), "item")
     except Exception:  # a __len__ or __str__ that fails: the name and type are still useful
         pass
