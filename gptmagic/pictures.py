@@ -88,7 +88,7 @@ def as_picture(
     if figure is not None:
         return _from_figure(figure, label, *caps)
     pil = sys.modules.get("PIL.Image")
-    if pil is not None and isinstance(value, pil.Image):
+    if pil is not None and issubclass(type(value), pil.Image):
         return _from_pil(value, label, *caps)
     data = _image_bytes(value)
     if data is None:
@@ -101,20 +101,24 @@ def is_picture(value: Any) -> bool:
     if _figure_of(value) is not None:
         return True
     pil = sys.modules.get("PIL.Image")
-    if pil is not None and isinstance(value, pil.Image):
+    if pil is not None and issubclass(type(value), pil.Image):
         return True
     return _image_bytes(value) is not None
 
 
 def _figure_of(value: Any) -> Any:
-    """The matplotlib Figure that ``value`` is (or that an Axes or SubFigure belongs to)."""
+    """The matplotlib Figure that ``value`` is (or that an Axes or SubFigure belongs to).
+
+    Here and below a value's type is read with ``type()``, never ``isinstance``, which asks
+    the value for ``__class__``: a lazy object runs code to answer, or raises."""
     figures, axes = sys.modules.get("matplotlib.figure"), sys.modules.get("matplotlib.axes")
     if figures is None:
         return None
-    if isinstance(value, figures.Figure):
+    kind = type(value)
+    if issubclass(kind, figures.Figure):
         return value
     subfigure = getattr(figures, "SubFigure", ())  # matplotlib >= 3.4
-    if isinstance(value, subfigure) or (axes is not None and isinstance(value, axes.Axes)):
+    if issubclass(kind, subfigure) or (axes is not None and issubclass(kind, axes.Axes)):
         root = value.figure
         root = getattr(root, "figure", root) if isinstance(root, subfigure) else root
         return root if isinstance(root, figures.Figure) else None
@@ -124,14 +128,14 @@ def _figure_of(value: Any) -> Any:
 def _image_bytes(value: Any) -> bytes | None:
     """The bytes of a raw PNG/JPEG value (or an IPython ``Image``'s data); None otherwise."""
     display = sys.modules.get("IPython.core.display")
-    if display is not None and isinstance(value, display.Image):
+    if display is not None and issubclass(type(value), display.Image):
         value = value.data
-    if isinstance(value, memoryview):
+    if issubclass(type(value), memoryview):
         try:
             value = value.cast("B")
         except (TypeError, ValueError):  # not contiguous, or not cast-able to bytes
             return None
-    if not isinstance(value, (bytes, bytearray, memoryview)):
+    if not issubclass(type(value), (bytes, bytearray, memoryview)):
         return None
     if sniff(bytes(value[:8])) is None:
         return None

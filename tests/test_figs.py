@@ -111,6 +111,23 @@ def test_the_image_caps_must_be_positive(shell, name, default, caplog):
     assert getattr(shell.magics_manager.registry["GPTMagic"], name) == 1
 
 
+def test_a_value_whose_class_cannot_be_read_is_one_line_not_a_traceback(shell, server):
+    """A lazy object (Django's unconfigured ``settings``) raises when asked for __class__:
+    telling pictures from text must not crash the cell; its reading fails in one line."""
+
+    class Lazy:
+        @property
+        def __class__(self):
+            raise RuntimeError("settings are not configured")
+
+    shell.user_ns["settings"] = Lazy()
+    result = run(shell, "%%gpt\nWhat is {settings}?")
+    assert str(result.error_in_exec) == (
+        "Cannot read {settings}: RuntimeError: settings are not configured. Nothing was sent."
+    )
+    assert server.requests == []
+
+
 def test_a_prompt_without_a_picture_is_sent_as_the_same_plain_string(shell, server):
     shell.user_ns["rows"] = [1, 2, 3]
     ok(shell, "%%gpt\nSum {rows}")
