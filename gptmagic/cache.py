@@ -32,7 +32,7 @@ from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from .apikey import known_secrets
-from .backends.events import Delta, Event, Finish, Reported
+from .backends.events import Delta, Event, Finish, Reasoning, Reported
 from .errors import GPTMagicError, redact
 from .files import user_path
 from .render import timestamp
@@ -146,6 +146,7 @@ def readable(record: Any) -> bool:
             and _filled_list(reasons, str)
             and len(reasons) == len(texts)
             and isinstance(answer.get("model") or "", str)
+            and isinstance(answer.get("reasoning", ""), str)
             and readable_rounds(answer.get("tool_rounds", []))
         )
     if record["kind"] == "image":
@@ -488,15 +489,18 @@ def chat_answer(
     usage: Usage | None,
     model: str | None,
     rounds: list[dict[str, Any]] | None = None,
+    reasoning: str = "",
 ) -> dict[str, Any]:
     """What a chat record keeps of a complete answer; with ``--tools`` also the tool rounds
-    before it (calls and results), so a replay shows them without running anything."""
+    before it (calls and results), so a replay shows them without running anything; from a
+    reasoning model also its reasoning summary, so a replay shows the same 💭 note."""
     answer = {
         "texts": texts,
         "finish_reasons": reasons,
         "usage": usage.to_dict() if usage else None,
         "model": model,
     }
+    answer |= {"reasoning": reasoning} if reasoning else {}  # absent: stored shapes stay
     return answer | ({"tool_rounds": rounds} if rounds else {})
 
 
@@ -504,6 +508,8 @@ def chat_events(answer: dict[str, Any]) -> Iterator[Event]:
     """A recorded chat answer as the events a stream would give, in a few quick pieces."""
     texts = answer["texts"]
     pause = REPLAY_SECONDS / (REPLAY_CHUNKS * max(len(texts), 1))
+    if answer.get("reasoning"):  # a reasoning model's summary comes before its answer
+        yield Reasoning(0, answer["reasoning"])
     for index, text in enumerate(texts):
         step = -(-len(text) // REPLAY_CHUNKS)
         for start in range(0, len(text), step or 1):

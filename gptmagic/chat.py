@@ -513,8 +513,9 @@ class ChatCell:
             deliver(self.ctx, text_of(r.prompt), answers[kept], r.out)
         if result.status == "complete":
             rounds = [done.to_dict() for done in self.rounds]
+            summary = "".join(collected.reasoning)  # a reasoning model's, replayed with it
             answer = cache.chat_answer(
-                answers, result.reasons, collected.usage, collected.model, rounds
+                answers, result.reasons, collected.usage, collected.model, rounds, summary
             )
             self.cached.store(answer)
 

@@ -39,15 +39,16 @@ def join_answers(texts: list[str], start: int = 1, *, plain: bool = False) -> st
 def usage_footer(model: str, record: UsageRecord, ledger: UsageLedger) -> str:
     """One short line of cost: this answer's tokens and the kernel's running total."""
     usage, estimate = record.usage, (record.estimate or Usage()).total_tokens
+    reasoning = usage.reasoning_tokens if usage else 0
+    thinking = f", {reasoning:,} of it reasoning" if reasoning else ""
     if record.status == "replayed":
-        recorded = f" ({usage.total_tokens:,} tokens when recorded)" if usage else ""
+        recorded = f" ({usage.total_tokens:,} tokens when recorded{thinking})" if usage else ""
         spent = f"replayed{recorded}: not billed, not counted"
     elif usage is None and record.status in CUT_SHORT:
         spent = f"≈{estimate:,} tokens ({record.status}, never reported: estimate, counted)"
     elif usage is None:
         spent = f"usage not reported by the server (≈{estimate:,} tokens, estimate)"
     else:
-        thinking = f", {usage.reasoning_tokens:,} of it reasoning" if usage.reasoning_tokens else ""
         spent = (
             f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} prompt + "
             f"{usage.completion_tokens:,} completion{thinking})"

@@ -330,3 +330,76 @@ def test_status_of_plain_chat_names_neither(shell, capsys):
     run(shell, "%gpt")
     line = capsys.readouterr().out
     assert "API)" not in line and " via " not in line and "key from OPENAI_API_KEY" in line
+
+
+SUMMARY = "💭 Reasoning summary: **Reading the question** The user said *The answer?*; be brief."
+SPENT = "68 tokens (5 prompt + 63 completion, 48 of it reasoning)"
+
+
+@pytest.fixture
+def recorded(responses, server, outputs, tmp_path):
+    """A --reasoning answer recorded in a replay cache; returns (cache path, its output)."""
+    cache = tmp_path / "x.gptcache.jsonl"
+    run(responses, f"%config GPTMagic.cache = {str(cache)!r}")
+    run(responses, "%%gpt -m o-reason --reasoning high\nThe answer?")
+    original = final(outputs)
+    meta = original["metadata"]["gptmagic"]
+    assert meta["notes"] == [SUMMARY]
+    assert meta["footer"] == f"o-reason · {SPENT} · kernel total 68"
+    [record] = [json.loads(line) for line in cache.read_text().splitlines()]
+    said = "**Reading the question**\n\nThe user said *The answer?*; be brief."
+    assert record["answer"]["reasoning"] == said  # as the server sent it; shown folded
+    run(responses, "%gpt reset")
+    run(responses, "%config GPTMagic.cache_mode = 'replay'")
+    outputs.outputs.clear()
+    return cache, original
+
+
+def test_a_replayed_reasoning_answer_shows_its_summary_and_reasoning_tokens(
+    responses, server, outputs, recorded
+):
+    cache, original = recorded
+    assert run(responses, "%%gpt -m o-reason --reasoning high\nThe answer?").success
+    assert len(server.responses_requests) == 1  # nothing sent
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert meta["replayed"] is True
+    assert meta["notes"][1:] == [SUMMARY]
+    assert meta["notes"][0].startswith(f"↻ Replayed from {cache.name}")
+    assert meta["footer"] == (
+        "o-reason · replayed (68 tokens when recorded, 48 of it reasoning): not billed, "
+        "not counted · kernel total 68"
+    )
+    assert meta["usage"] == original["metadata"]["gptmagic"]["usage"]
+    assert final(outputs)["data"]["text/markdown"].startswith(
+        f"> {meta['notes'][0]}\n\n> {SUMMARY}\n\n"
+    )
+    assert final(outputs)["data"]["text/plain"] == original["data"]["text/plain"]
+    magic = responses.magics_manager.registry["GPTMagic"]
+    [turn] = magic.session.conversation.turns  # the history keeps what the original kept
+    kept, was = turn.assistant.meta, original["metadata"]["gptmagic"]
+    assert kept["notes"][1:] == was["notes"] and kept["usage"] == was["usage"]
+    assert turn.assistant.content == original["data"]["text/plain"]
+    run(responses, "%gpt usage")
+    table = outputs.outputs[-1]["data"]["text/plain"]
+    assert "| 2 | chat | o-reason | (5) | (63) | (68) | replayed: not billed" in table
+    assert "| **kernel** | | | **5** | **63** | **68** |" in table
+
+
+def test_a_reasoning_recording_without_its_summary_still_replays(
+    responses, server, outputs, recorded
+):
+    """A record made before summaries were kept, or with its reasoning count spoiled by hand,
+    replays its answer (a summary that is not text: see test_cache's HOSTILE lines)."""
+    cache, original = recorded
+    record = json.loads(cache.read_text())
+    record["answer"].pop("reasoning", None)
+    record["answer"]["usage"]["reasoning_tokens"] = "lots"
+    cache.write_text(json.dumps(record) + "\n")
+    assert run(responses, "%%gpt -m o-reason --reasoning high\nThe answer?").success
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert meta["notes"] == [meta["notes"][0]] and meta["notes"][0].startswith("↻ Replayed")
+    assert meta["footer"] == (
+        "o-reason · replayed (68 tokens when recorded): not billed, not counted · kernel total 68"
+    )
+    assert final(outputs)["data"]["text/plain"] == original["data"]["text/plain"]
+    assert len(server.responses_requests) == 1

@@ -54,6 +54,7 @@ def test_record_mode_stores_one_readable_line_per_answer_without_the_key(
     assert record["answer"]["texts"] == [final(outputs)["data"]["text/plain"]]
     assert record["answer"]["finish_reasons"] == ["stop"]
     assert record["answer"]["usage"]["total_tokens"] > 0
+    assert set(record["answer"]) == {"texts", "finish_reasons", "usage", "model"}  # the shape
     assert KEY not in cache.read_text() and KEY[3:-3] not in cache.read_text()
 
 
@@ -393,6 +394,7 @@ HOSTILE = {
     "no_created": lambda r: {k: v for k, v in r.items() if k != "created"},
     "messages_strings": lambda r: {**r, "request": {**r["request"], "messages": ["hi"]}},
     "usage_text": lambda r: {**r, "answer": {**r["answer"], "usage": "lots"}},
+    "reasoning_number": lambda r: {**r, "answer": {**r["answer"], "reasoning": 42}},
     "unknown_kind": lambda r: {**r, "kind": "audio"},
     "not_an_object": lambda r: [r],
     "null": lambda r: None,
