@@ -36,7 +36,7 @@ from .errors import (
 from .files import without_lone_surrogates
 from .outcome import Outcome, failure
 from .outcome import notes as outcome_notes
-from .render import answer_bundle, provenance, usage_footer
+from .render import answer_bundle, call_line, provenance, usage_footer
 from .retrying import call_with_retries
 from .streaming import AnswerView, MarkdownView, TextView
 from .tokens import estimate_tokens
@@ -253,10 +253,13 @@ class ChatCell:
         shows them again in the same order (:meth:`ToolRound.shown`); they are not notes."""
         self.rounds.append(done)
         self.messages = self.messages + [m.to_api() for m in done.steps()]
+        from .progress import in_notebook
+
         if replayed and done.text.strip():
             view.append(0, done.text)
+        quote = call_line if in_notebook(self.ctx) else "> {}".format  # a terminal: as is
         for line in done.summaries():
-            view.append(0, f"\n\n> {line}\n\n")
+            view.append(0, f"\n\n{quote(line)}\n\n")
         view.flush()  # on screen while the next answer is awaited, not 1/8 s later
 
     def body(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
 from .files import user_path, without_lone_surrogates, write_atomic
 from .pictures import Picture, placeholder, text_and_images, thumbnail_markdown
-from .render import provenance_line
+from .render import call_line, provenance_line
 
 FORMAT = "gptmagic.conversation"
 VERSION = 1
@@ -177,7 +177,8 @@ def tool_lines(steps: list[Message]) -> str:
     blocks = []
     for m in steps:
         if m.role == "tool":
-            blocks.append(f"> {m.meta.get('summary') or m.content}")
+            summary = m.meta.get("summary")
+            blocks.append(call_line(summary) if summary else f"> {m.content}")
         elif said := text_of(m.content).strip():
             blocks.append(said)
     return "\n\n".join(blocks)

@@ -88,6 +88,25 @@ def _escape(prose: str) -> str:
     return _AUTOLINK.sub(r"\1", prose).replace("<", "&lt;")
 
 
+# Markdown punctuation that could format a tool line (emphasis, links, math, code, tables).
+# An underscore inside a word never emphasises, so describe_variable is left as written.
+_LITERAL = re.compile(r"[\\`*\[\]~$|]|(?<![^\W_])_|_(?![^\W_])")
+
+
+def literal_markdown(text: str) -> str:
+    """``text`` as Markdown that shows exactly these characters: punctuation escaped, ``&``
+    and ``<`` as entities (so :func:`inert_html` finds no HTML, nor a code span to skip
+    between two escaped backticks)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    return _LITERAL.sub(lambda match: "\\" + match.group(), text)
+
+
+def call_line(summary: str) -> str:
+    """A ``--tools`` call's quoted line, as written: the model's arguments and a masked
+    ``***`` are text, so ``describe_variable(_raw_)`` never shows as *raw* in italics."""
+    return f"> {literal_markdown(summary)}"
+
+
 def answer_markdown(
     texts: list[str], notes: list[str], footer: str | None, steps: Sequence[str] = ()
 ) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .conversation import Message
+from .render import call_line
 
 if TYPE_CHECKING:
     from .backends.events import ToolCall
@@ -45,7 +46,7 @@ class ToolRound:
         """The round as the cell's final output shows it, in the order it happened: what the
         model said beside its calls (if anything), then one quoted line per call."""
         said = [self.text.strip()] if self.text.strip() else []
-        return said + [f"> {line}" for line in self.summaries()]
+        return said + [call_line(line) for line in self.summaries()]
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "calls": [dict(call) for call in self.calls]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gptmagic.render import inert_html
+from gptmagic.render import call_line, inert_html, literal_markdown
 from gptmagic.testing.server import Reply
 from tests.conftest import run
 
@@ -63,3 +63,40 @@ def test_a_tag_after_an_unclosed_backtick_is_made_text():
 
 def test_an_autolink_stays_a_link_and_loses_its_brackets():
     assert inert_html("See <https://example.com/a?b=1>.") == "See https://example.com/a?b=1."
+
+
+def shown_text(markdown: str) -> str:
+    """The text a reader sees of ``markdown`` (rendered by mistune, as nbconvert does)."""
+    import html
+    import re
+
+    import mistune
+
+    return html.unescape(re.sub(r"<[^>]+>", "", mistune.html(markdown))).strip()
+
+
+# What a --tools line can hold: the model's arguments, a masked key, a tool's error message.
+LITERALS = [
+    "🔧 describe_variable(_raw_) → error: private name",
+    "🔧 show_rows(odd, columns=[a*b*, __x__]) → rows 0–1 of 2",
+    "🔧 describe_variable(***) → error: no variable '***'",
+    "🔧 describe_variable([here](https://example.com)) → error",
+    "🔧 describe_variable(`a` and `b`) → error",
+    "🔧 describe_variable(<img src=x onerror=alert(1)>) → error",
+    "🔧 value_counts(t, column=~~old~~ | new) → error",
+    r"🔧 describe_variable(C:\temp\x, &lt;) → error",
+]
+
+
+@pytest.mark.parametrize("summary", LITERALS)
+def test_a_tool_line_shows_exactly_its_characters(summary):
+    line = call_line(summary)
+    assert line.startswith("> ") and shown_text(line) == summary
+    assert shown_text(inert_html(line)) == summary  # the final output makes HTML inert too
+    assert "<" not in inert_html(line)
+
+
+def test_an_underscore_inside_a_word_is_left_as_written():
+    summary = "🔧 describe_variable(sales) → 96 rows × 5 columns"
+    assert call_line(summary) == f"> {summary}"  # exports and saved notebooks read the same
+    assert literal_markdown("_raw_ a_b __x__") == r"\_raw\_ a_b \_\_x\_\_"

@@ -7,6 +7,7 @@ and exports carry the calls."""
 from __future__ import annotations
 
 import json
+import re
 
 import openai
 import pandas as pd
@@ -633,3 +634,28 @@ def test_a_key_the_model_puts_in_a_calls_name_or_arguments_is_kept_nowhere(
     }
     for where, text in kept.items():
         assert KEY[:12] not in text, where
+
+
+# -- the lines read as written ---------------------------------------------------------------
+def quoted(markdown: str) -> list[str]:
+    """The text a reader sees in each quoted line of ``markdown`` (rendered as nbconvert does)."""
+    from tests.test_inert_html import shown_text
+
+    return [shown_text(f"> {line}") for line in re.findall(r"^> (🔧.*)$", markdown, re.M)]
+
+
+def test_a_call_line_shows_the_arguments_as_the_model_wrote_them(shell, server, outputs, sales):
+    """Markdown would show ``_raw_`` as *raw* in italics and ``a*b*`` as a with b in
+    italics: the line would not say what the model asked for."""
+    private = {"name": "describe_variable", "arguments": '{"name": "_raw_"}'}
+    starred = {"name": "value_counts", "arguments": '{"name": "sales", "column": "*units*"}'}
+    server.enqueue(Reply(tool_calls=[private, starred]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nLook around.").success
+    summaries = [c["summary"] for c in final(outputs)["metadata"]["gptmagic"]["tool_calls"]]
+    assert summaries[0] == "🔧 describe_variable(_raw_) → error: private name"
+    assert summaries[1].startswith("🔧 value_counts(sales, column=*units*, top=20) → error")
+    assert quoted(final(outputs)["data"]["text/markdown"]) == summaries
+    live = [m["data"]["text/markdown"] for m in outputs.messages if "data" in m]
+    assert quoted(live[-2]) == summaries  # the last live update, before the final output
+    run(shell, "%gpt history")
+    assert quoted(final(outputs)["data"]["text/markdown"]) == summaries
