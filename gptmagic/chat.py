@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import cache
 from .apikey import known_secrets
-from .backends import backend_for, request_url
+from .backends import backend_for, events, request_url
 from .backends.events import Delta, Finish, MalformedChunk, Reasoning, Reported, ToolCall
 from .client import public_url, sdk_for
 from .content import Content, message_tokens, text_of
@@ -230,7 +230,8 @@ class ChatCell:
                     self.session.usage.add(record)
                 raise
             collected.notes = earlier.notes + collected.notes
-            collected.reasoning = earlier.reasoning + collected.reasoning
+            between = [events.REASONING_BREAK] if earlier.reasoning and collected.reasoning else []
+            collected.reasoning = earlier.reasoning + between + collected.reasoning
             spent.append(collected.usage)
         collected.usage = summed(spent)
         return collected, outcome, cause

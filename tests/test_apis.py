@@ -403,3 +403,26 @@ def test_a_reasoning_recording_without_its_summary_still_replays(
     )
     assert final(outputs)["data"]["text/plain"] == original["data"]["text/plain"]
     assert len(server.responses_requests) == 1
+
+
+def test_the_summaries_of_several_tool_rounds_are_not_run_together(
+    responses, server, outputs, tmp_path
+):
+    """Each round's summary ends with a sentence and the next begins with its title: joined
+    as they came, JupyterLab showed "be brief.Reading the question"."""
+    cache = tmp_path / "x.gptcache.jsonl"
+    run(responses, f"%config GPTMagic.cache = {str(cache)!r}")
+    look = {"name": "list_variables", "arguments": "{}"}
+    server.enqueue(Reply(tool_calls=[look]), Reply(text="Nothing much."))
+    cell = "%%gpt --tools -m o-reason --reasoning low\nWhat is here?"
+    assert run(responses, cell).success
+    said = "**Reading the question** The user said *What is here?*; be brief."
+    [note] = final(outputs)["metadata"]["gptmagic"]["notes"]
+    assert note == f"💭 Reasoning summary: {said} {said}"
+    [record] = [json.loads(line) for line in cache.read_text().splitlines()]
+    one = "**Reading the question**\n\nThe user said *What is here?*; be brief."
+    assert record["answer"]["reasoning"] == f"{one}\n\n{one}"  # replayed as one note again
+    run(responses, "%gpt reset")
+    run(responses, "%config GPTMagic.cache_mode = 'replay'")
+    assert run(responses, cell).success
+    assert final(outputs)["metadata"]["gptmagic"]["notes"][1:] == [note]

@@ -343,3 +343,39 @@ def test_usage_stores_reasoning_tokens_only_when_a_model_reasoned():
         "total_tokens": 3,
     }
     assert (Usage(1, 2, 3, 1) + Usage(1, 2, 3, 4)).reasoning_tokens == 5
+
+
+def summary_event(kind: str, text: str) -> str:
+    field = "delta" if kind == "delta" else "text"
+    return json.dumps({"type": f"response.reasoning_summary_text.{kind}", field: text})
+
+
+def test_the_parts_of_a_streamed_summary_are_kept_apart(sdk, server):
+    """A summary often comes in parts, each opening with its title; the stream gives their
+    deltas one after another, which joined as they came would read "First.**Two**"."""
+    parts = [
+        summary_event("delta", "**One**\n\nFirst."),
+        summary_event("done", "**One**\n\nFirst."),
+        summary_event("delta", "**Two**"),
+        summary_event("delta", "\n\nSecond."),
+        summary_event("done", "**Two**\n\nSecond."),
+    ]
+    server.enqueue(Reply(raw_chunks=[*parts, text_event("Hi"), "[DONE]"]))
+    events = run(sdk, Request(model="o-reason", reasoning="low"))
+    assert text_of(events, Reasoning) == "**One**\n\nFirst.\n\n**Two**\n\nSecond."
+    assert text_of(events) == "Hi"
+
+
+def test_the_parts_of_a_summary_at_once_are_kept_apart(sdk, server):
+    from openai.types.responses.response_reasoning_item import Summary
+
+    from gptmagic.backends.responses import response_events
+
+    server.enqueue(Reply(text="Hi", endpoint="responses"))
+    response = sdk.responses.create(
+        model="o-reason", input="Hello there", reasoning={"effort": "low", "summary": "auto"}
+    )
+    response.output[0].summary.append(Summary(text="**Two**\n\nSecond.", type="summary_text"))
+    events = response_events(response, None)
+    assert text_of(events, Reasoning) == f"{SUMMARY}\n\n**Two**\n\nSecond."
+    assert text_of(events) == "Hi"

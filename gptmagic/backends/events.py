@@ -55,6 +55,10 @@ class Reasoning:
     text: str
 
 
+#: Reasoning text between two parts of a summary, or two tool rounds' summaries: each part
+#: ends with a sentence and the next starts with a title, which must not run together.
+REASONING_BREAK = "\n\n"
+
 Event = Delta | Finish | Reported | ToolCall | Reasoning
 
 

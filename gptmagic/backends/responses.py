@@ -20,7 +20,16 @@ from ..errors import GPTMagicError, error_field
 from ..usage import Usage
 from . import chat_completions
 from .base import Backend, ChatParameters
-from .events import Delta, Event, Finish, MalformedChunk, Reasoning, Reported, ToolCall
+from .events import (
+    REASONING_BREAK,
+    Delta,
+    Event,
+    Finish,
+    MalformedChunk,
+    Reasoning,
+    Reported,
+    ToolCall,
+)
 from .fields import checked, field_of, plain_stream, short
 
 DROP_REASONING = "drop_reasoning"
@@ -31,6 +40,8 @@ _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"
 #: stream events whose ``delta`` is answer text or reasoning
 _TEXT = ("response.output_text.delta", "response.refusal.delta")
 _REASONING = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
+#: the end of one part of the reasoning (a summary often has several, each with its title)
+_REASONING_DONE = ("response.reasoning_summary_text.done", "response.reasoning_text.done")
 
 
 class Responses(Backend):
@@ -162,6 +173,7 @@ class ResponseStream:
         self._stream = sdk_stream
 
     def __iter__(self) -> Iterator[Event]:
+        reasoned = parted = False  # parted: a part ended, so the next starts after a break
         for event in self._stream:
             kind = field_of(event, "type")
             if kind in _TEXT:
@@ -169,7 +181,12 @@ class ResponseStream:
                     yield Delta(0, delta)
             elif kind in _REASONING:
                 if delta := checked(field_of(event, "delta"), "delta", str):
+                    if parted:
+                        yield Reasoning(0, REASONING_BREAK)
+                    reasoned, parted = True, False
                     yield Reasoning(0, delta)
+            elif kind in _REASONING_DONE:
+                parted = reasoned
             elif kind == "response.output_item.done":
                 item = field_of(event, "item")
                 if field_of(item, "type") == "function_call":
@@ -194,7 +211,10 @@ def response_events(response: Any, request: Any) -> list[Event]:
     events: list[Event] = []
     for item in response.output:
         if item.type == "reasoning":
-            events += [Reasoning(0, part.text) for part in item.summary if part.text]
+            for text in (part.text for part in item.summary if part.text):
+                if any(isinstance(event, Reasoning) for event in events):
+                    events.append(Reasoning(0, REASONING_BREAK))
+                events.append(Reasoning(0, text))
         elif item.type == "message":
             texts = [getattr(p, "text", None) or getattr(p, "refusal", "") for p in item.content]
             events += [Delta(0, text) for text in texts if text]
