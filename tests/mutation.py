@@ -44,7 +44,16 @@ class Mutant:
     tests: tuple[str, ...] = ()  # test files to run; default: TESTS[module]
 
 
-PATHS = {"compat": "backends/chat_completions.py", "responses": "backends/responses.py"}
+PATHS = {
+    "compat": "backends/chat_completions.py",
+    "responses": "backends/responses.py",
+    "azure": "backends/azure.py",
+    "fields": "backends/fields.py",
+    "events": "backends/events.py",
+    "runner": "tools/runner.py",
+    "views": "tools/views.py",
+    "specs": "tools/specs.py",
+}
 
 
 def source_path(root: Path, module: str) -> Path:
@@ -73,6 +82,9 @@ TESTS = {
     "streaming": ("test_streaming.py", "test_chat.py"),
     "responses": ("test_backend_responses.py", "test_apis.py"),
     "livemask": ("test_livemask.py",),
+    # -- tools and the tool loop
+    # -- backends, client, transport, key
+    # -- pictures, exports, files, rendering
 }
 
 M = Mutant
@@ -852,6 +864,9 @@ MUTANTS = [
         'if columns >= TABLE_COLUMNS else ""',
         "a 12-column frame is said to be cut",
     ),
+    # -- tools: what --tools may read, how calls are run, shown and kept ----------------------
+    # -- backends: Responses, Azure, fields, the client, the transport and the key -------------
+    # -- pictures, exports, files and rendering ------------------------------------------------
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.
