@@ -153,8 +153,19 @@ def models(ctx: CellContext, args: Any) -> None:
             what="model list",
         )
         raise GPTMagicError(text) from None
+    from .backends import model_is_deployment
+
     lines = [f"- `{n}`" + (" ← current" if n == ctx.settings.model else "") for n in names]
+    if model_is_deployment(endpoint.provider):
+        lines.append(DEPLOYMENTS_NOTE)
     show_markdown(f"{len(names)} model(s) at {endpoint.host}:\n\n" + "\n".join(lines))
+
+
+#: under an Azure resource's model list, whose names -m does not take
+DEPLOYMENTS_NOTE = (
+    "\nThese are the models this Azure resource can deploy, not its deployments: -m takes the "
+    "name you gave a deployment (the Deployments page of the Azure AI Foundry portal)."
+)
 
 
 @subcommand("usage")

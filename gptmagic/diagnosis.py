@@ -34,13 +34,18 @@ def explain_failure(
     """:func:`errors.explain` for ``exc``, told what only the kernel knows."""
     import openai
 
+    from .backends import model_is_deployment
+
     facts = Facts(
         base_url=display_url(endpoint.base_url),
         proxy=proxy_in_use(endpoint),
         placeholder_key=getattr(sdk, "api_key", None) == PLACEHOLDER,
         url_credentials=sends_url_credentials(endpoint),
+        deployment=model_is_deployment(endpoint.provider),
     )
-    if isinstance(exc, openai.NotFoundError) and what != "model list" and sdk is not None:
+    # Azure's model list holds base models, not deployments: it cannot tell a 404's cause.
+    probe = what != "model list" and sdk is not None and not facts.deployment
+    if isinstance(exc, openai.NotFoundError) and probe:
         facts = probe_models(sdk, endpoint.timeout, facts)
     return explain(
         exc,

@@ -211,6 +211,7 @@ class Facts:
     url_credentials: bool = False
     models: tuple[str, ...] | None = None  # GET /models after a 404, when it answered
     models_missing: bool = False  # GET /models answered 404 too
+    deployment: bool = False  # the model names a deployment (Azure), not a model
 
 
 def explain(
@@ -377,6 +378,12 @@ def _not_found(exc: Any, host: str, model: str, what: str, facts: Facts) -> str:
     says_model = (
         error_field(exc, "code") == "model_not_found" or error_field(exc, "param") == "model"
     )
+    if error_field(exc, "code") == "DeploymentNotFound" or (facts.deployment and says_model):
+        return (
+            f"No deployment named {model!r} on {host} (404{said}): on Azure, -m and "
+            "GPTMagic.model take the name you gave a deployment (the Deployments page of the "
+            "Azure AI Foundry portal), not a model's name."
+        )
     listed = facts.models is not None and model in facts.models
     if listed:
         if says_model:  # a gateway lists it, its backend does not have it

@@ -21,6 +21,7 @@ from traitlets.config import Config
 from gptmagic.testing.server import FakeOpenAI
 
 KEY = "sk-test-DISTINCTIVE-9f8e7d6c5b4a"
+AZURE_API_VERSION = "2025-04-01-preview"
 
 
 class NotebookOutputs(DisplayPublisher):
@@ -133,6 +134,18 @@ def shell(env):
 @pytest.fixture
 def outputs(shell) -> NotebookOutputs:
     return shell.display_pub
+
+
+@pytest.fixture
+def azure_shell(shell, server, monkeypatch):
+    """An Azure user's environment, pointing at the local server's Azure paths."""
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.url)
+    monkeypatch.setenv("OPENAI_API_VERSION", AZURE_API_VERSION)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    run(shell, "%config GPTMagic.provider = 'azure'")
+    return shell
 
 
 def run(shell, source: str):

@@ -12,9 +12,8 @@ import json
 import pytest
 
 from gptmagic.testing.server import FakeOpenAI, Reply
+from tests.conftest import AZURE_API_VERSION as VERSION
 from tests.conftest import KEY, interrupt_when, run
-
-VERSION = "2025-04-01-preview"
 
 
 def final(outputs) -> dict:
@@ -172,18 +171,6 @@ def test_a_responses_answer_is_recorded_and_replayed_apart_from_chat(shell, serv
     server.enqueue(Reply(text="From chat."))
     run(shell, "%%gpt --no-history\nSame prompt")
     assert len(server.chat_requests) == 1  # another API is another recording
-
-
-@pytest.fixture
-def azure_shell(shell, server, monkeypatch):
-    """An Azure user's environment, pointing at the local server's Azure paths."""
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.url)
-    monkeypatch.setenv("OPENAI_API_VERSION", VERSION)
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    run(shell, "%config GPTMagic.provider = 'azure'")
-    return shell
 
 
 def test_azure_sends_the_deployment_version_and_api_key_header(azure_shell, server, outputs):

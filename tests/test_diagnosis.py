@@ -45,6 +45,37 @@ def test_an_unknown_image_model_is_named(shell, server, capsys):
     assert "Model 'dall-e-4' was not found" in line and "Close names: dall-e-3." in line
 
 
+# -- 404 on Azure: the model names a deployment --------------------------------------------------
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_an_unknown_azure_deployment_is_named_as_a_deployment(azure_shell, server, capsys, api):
+    """Azure's model list holds the base models the resource can deploy: 'Close names:
+    gpt-4o. Run %gpt models' sent users to a list that -m does not take."""
+    run(azure_shell, f"%config GPTMagic.api = '{api}'")
+    assert not run(azure_shell, "%%gpt -m my-gpt4o\nhello").success
+    line = error_line(capsys)
+    assert line.startswith(
+        f"UsageError: No deployment named 'my-gpt4o' on {server.url.removeprefix('http://')} (404"
+    )
+    assert "Deployments page" in line
+    assert "%gpt models" not in line and "Close names" not in line
+    assert not [p for p in paths(server) if p.startswith("GET")]  # no model-list probe
+
+
+def test_azure_model_list_says_it_is_not_the_deployments(azure_shell, outputs):
+    run(azure_shell, "%gpt models")
+    markdown = outputs.markdown()[-1]
+    assert "- `gpt-4o`" in markdown
+    assert markdown.endswith(
+        "not its deployments: -m takes the name you gave a deployment "
+        "(the Deployments page of the Azure AI Foundry portal)."
+    )
+
+
+def test_an_openai_model_list_has_no_deployment_note(shell, outputs):
+    run(shell, "%gpt models")
+    assert "deployment" not in outputs.markdown()[-1]
+
+
 # -- 404: a path the server does not have ----------------------------------------------------
 def without_v1(shell, server, capsys, style: str, cell: str) -> str:
     """Run ``cell`` with the base URL missing its /v1 (404s in ``style``): the error line."""

@@ -80,6 +80,13 @@ def request_url(endpoint: Any, path: str, model: str) -> str:
     return _module(entry[0]).request_url(endpoint, path, model)
 
 
+def model_is_deployment(provider: str) -> bool:
+    """Whether the provider's model setting names a deployment (Azure), not a model: its 404s
+    and its model list then say so."""
+    entry = PROVIDERS.get(provider)
+    return bool(entry) and getattr(_module(entry[0]), "MODEL_IS_DEPLOYMENT", False)
+
+
 def client_factory(provider: str) -> Callable[[Any, Any], Any] | None:
     """A provider's ``make_client(endpoint, key)``; None for the OpenAI client."""
     entry = PROVIDERS.get(provider)

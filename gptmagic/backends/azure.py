@@ -24,6 +24,9 @@ AD_TOKEN_ENV = "AZURE_OPENAI_AD_TOKEN"
 VERSION_ENV = "OPENAI_API_VERSION"
 #: the hosts of Azure OpenAI resources (classic and AI Foundry)
 AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
+#: gptmagic's model names a deployment here; ``GET /models`` lists the base models the resource
+#: can deploy, not its deployments (so a 404 is not explained from that list)
+MODEL_IS_DEPLOYMENT = True
 
 
 def is_azure_url(url: str | None) -> bool:
