@@ -56,3 +56,29 @@ def test_the_saved_notebook_never_contains_the_key(quickstart):
     _, saved, _ = quickstart
     assert KEY not in saved.read_text()
     assert KEY[10:] not in saved.read_text()
+
+
+def test_the_readme_command_prints_its_two_lines_and_leaves_only_the_executed_copy(tmp_path):
+    """`python -m gptmagic.testing.notebook NB`: no kernel warning (TCP "without encryption",
+    "Parent appears to have exited" from a kernel left running), no socket files beside NB."""
+    import subprocess
+    import sys
+
+    cells = [
+        nbformat.v4.new_code_cell("%load_ext gptmagic"),
+        nbformat.v4.new_code_cell("%%gpt\nhi"),
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "nb.ipynb")
+    done = subprocess.run(
+        [sys.executable, "-m", "gptmagic.testing.notebook", "nb.ipynb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Local test server: http://127.0.0.1:")
+    assert lines[1:] == ["Executed nb.ipynb: 2 cells, 1 answer -> nb.executed.ipynb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.executed.ipynb", "nb.ipynb"]

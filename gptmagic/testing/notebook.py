@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .server import FakeOpenAI
 
@@ -53,6 +54,26 @@ def this_python_kernel() -> Iterator[str]:
             yield "python3"
 
 
+@contextlib.contextmanager
+def local_kernel(kernel: str) -> Iterator[Any]:
+    """A kernel manager whose kernel talks over Unix sockets in a private temporary folder.
+
+    Over TCP (Windows keeps it) ipykernel warns that code and outputs travel unencrypted,
+    which is all a newcomer sees of the README's command; IPC sockets need no port and leave
+    nothing behind (the default would put ``kernel-ipc-N`` files in the working folder).
+    """
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory(prefix="gptmagic-kernel-") as sockets:
+        ipc = {"transport": "ipc", "ip": os.path.join(sockets, "k")} if os.name != "nt" else {}
+        km = KernelManager(kernel_name=kernel, **ipc)
+        try:
+            yield km
+        finally:  # nbclient shuts down only the kernels of the managers it made
+            if km.has_kernel:
+                km.shutdown_kernel()
+
+
 def execute(
     path: Path, env: dict[str, str], timeout: int = 120, allow_errors: bool = False, **options
 ):
@@ -64,9 +85,10 @@ def execute(
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    with this_python_kernel() as kernel, patched_environ(env):
+    with this_python_kernel() as kernel, patched_environ(env), local_kernel(kernel) as km:
         client = NotebookClient(
             nb,
+            km=km,
             kernel_name=kernel,
             timeout=timeout,
             allow_errors=allow_errors,
@@ -119,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         for out in cell.get("outputs", [])
         if "gptmagic" in out.get("metadata", {}) and "model" in out["metadata"]["gptmagic"]
     )
-    print(f"Executed {args.notebook}: {len(nb.cells)} cells, {answers} answers -> {output}")
+    answered = f"{answers} answer" + ("" if answers == 1 else "s")
+    print(f"Executed {args.notebook}: {len(nb.cells)} cells, {answered} -> {output}")
     return 0
 
 
