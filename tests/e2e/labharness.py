@@ -290,6 +290,23 @@ def browser(tmp_path: str | os.PathLike):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def notebook_in_lab(tmp_path: str | os.PathLike, name: str, cells: list[str]):
+    """Yield ``(server, lab, page)``: a notebook of ``cells`` open in a JupyterLab whose kernels
+    talk to a fresh local OpenAI-compatible server (queue its replies before running cells)."""
+    from gptmagic.testing.server import FakeOpenAI
+
+    root = Path(tmp_path) / "notebooks"
+    root.mkdir()
+    write_notebook(root / name, cells)
+    key = "sk-test-LAB-" + secrets.token_hex(8)
+    with FakeOpenAI(api_key=key, lifetime=300) as server:
+        env = {"OPENAI_API_KEY": key, "OPENAI_BASE_URL": server.base_url, "NO_PROXY": "127.0.0.1"}
+        with JupyterLab(root, extra_env=env) as lab, browser(tmp_path) as page:
+            open_notebook(page, lab, name)
+            yield server, lab, page
+
+
 def open_notebook(page, lab: JupyterLab, path: str, timeout: float = 60.0) -> None:
     """Open a notebook in Lab and wait until its kernel is connected and idle.
 

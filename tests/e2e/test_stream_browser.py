@@ -13,8 +13,7 @@ from pathlib import Path
 import labharness as harness
 import pytest
 
-from gptmagic.testing.server import FakeOpenAI, Reply
-from tests.conftest import KEY
+from gptmagic.testing.server import Reply
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 HOSTILE = (
@@ -44,32 +43,26 @@ pytestmark = pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory):
     """Run both cells in one Lab; return what the page showed for each."""
-    tmp_path = tmp_path_factory.mktemp("stream")
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    harness.write_notebook(root / "stream.ipynb", CELLS)
     seen = {}
-    with FakeOpenAI(api_key=KEY, lifetime=300) as server:
-        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url, "NO_PROXY": "127.0.0.1"}
-        with harness.JupyterLab(root, extra_env=env) as lab, harness.browser(tmp_path) as page:
-            harness.open_notebook(page, lab, "stream.ipynb")
-            harness.run_cell(page, 0)
-            harness.wait_kernel_idle(lab)
-            for index, text, delay in ((1, HOSTILE, 0.05), (2, CODE, 0.03)):
-                server.enqueue(Reply(text=text, chunk_delay=delay))
-                cell = harness.cell(page, index)
-                cell.evaluate(RECORD)
-                harness.run_cell(page, index)
-                harness.wait_kernel_idle(lab, timeout=120)
-                seen[index] = {
-                    "states": page.evaluate("window.states"),
-                    "final": cell.locator(".jp-OutputArea-output").all_inner_texts(),
-                    "images": cell.locator(".jp-OutputArea-output img").count(),
-                    "scripts": cell.locator(".jp-OutputArea-output script").count(),
-                    "blocks": cell.locator(".jp-OutputArea-output pre").count(),
-                }
-                harness.screenshot(page, ARTIFACTS / f"stream-{index}-final.png")
-            seen["pwned"] = page.evaluate("document.body.dataset.pwned || null")
+    opened = harness.notebook_in_lab(tmp_path_factory.mktemp("stream"), "s.ipynb", CELLS)
+    with opened as (server, lab, page):
+        harness.run_cell(page, 0)
+        harness.wait_kernel_idle(lab)
+        for index, text, delay in ((1, HOSTILE, 0.05), (2, CODE, 0.03)):
+            server.enqueue(Reply(text=text, chunk_delay=delay))
+            cell = harness.cell(page, index)
+            cell.evaluate(RECORD)
+            harness.run_cell(page, index)
+            harness.wait_kernel_idle(lab, timeout=120)
+            seen[index] = {
+                "states": page.evaluate("window.states"),
+                "final": cell.locator(".jp-OutputArea-output").all_inner_texts(),
+                "images": cell.locator(".jp-OutputArea-output img").count(),
+                "scripts": cell.locator(".jp-OutputArea-output script").count(),
+                "blocks": cell.locator(".jp-OutputArea-output pre").count(),
+            }
+            harness.screenshot(page, ARTIFACTS / f"stream-{index}-final.png")
+        seen["pwned"] = page.evaluate("document.body.dataset.pwned || null")
     return seen
 
 

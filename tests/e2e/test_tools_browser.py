@@ -14,8 +14,7 @@ from pathlib import Path
 import labharness as harness
 import pytest
 
-from gptmagic.testing.server import FakeOpenAI, Reply
-from tests.conftest import KEY
+from gptmagic.testing.server import Reply
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CELLS = [
@@ -41,25 +40,19 @@ pytestmark = pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or
 @pytest.fixture(scope="module")
 def shown(tmp_path_factory):
     """Run the cell in Lab; return the texts of its final output's quoted lines."""
-    tmp_path = tmp_path_factory.mktemp("tools")
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    harness.write_notebook(root / "tools.ipynb", CELLS)
-    with FakeOpenAI(api_key=KEY, lifetime=300) as server:
+    opened = harness.notebook_in_lab(tmp_path_factory.mktemp("tools"), "t.ipynb", CELLS)
+    with opened as (server, lab, page):
         server.enqueue(Reply(text="Looking.", tool_calls=CALLS), Reply(text="Nothing here."))
-        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url, "NO_PROXY": "127.0.0.1"}
-        with harness.JupyterLab(root, extra_env=env) as lab, harness.browser(tmp_path) as page:
-            harness.open_notebook(page, lab, "tools.ipynb")
-            harness.run_all(page)
-            cell = harness.cell(page, 1)
-            cell.locator(".jp-OutputArea-output", has_text="Nothing here.").wait_for(timeout=60000)
-            harness.wait_kernel_idle(lab, timeout=60)
-            quotes = cell.locator(".jp-OutputArea-output blockquote")
-            seen = {
-                "quotes": [" ".join(text.split()) for text in quotes.all_inner_texts()],
-                "emphasis": cell.locator("blockquote:has-text('🔧') :is(em, strong, a)").count(),
-            }
-            harness.screenshot(page, ARTIFACTS / "tools-final.png")
+        harness.run_all(page)
+        cell = harness.cell(page, 1)
+        cell.locator(".jp-OutputArea-output", has_text="Nothing here.").wait_for(timeout=60000)
+        harness.wait_kernel_idle(lab, timeout=60)
+        quotes = cell.locator(".jp-OutputArea-output blockquote")
+        seen = {
+            "quotes": [" ".join(text.split()) for text in quotes.all_inner_texts()],
+            "emphasis": cell.locator("blockquote:has-text('🔧') :is(em, strong, a)").count(),
+        }
+        harness.screenshot(page, ARTIFACTS / "tools-final.png")
     return seen
 
 
