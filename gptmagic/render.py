@@ -85,7 +85,58 @@ def inert_html(markdown: str) -> str:
 
 
 def _escape(prose: str) -> str:
-    return _AUTOLINK.sub(r"\1", prose).replace("<", "&lt;")
+    pieces = prose.split(LITERAL_DOLLAR)  # made here before: kept (inert_html runs again)
+    inert = [_AUTOLINK.sub(r"\1", piece).replace("<", "&lt;") for piece in pieces]
+    return LITERAL_DOLLAR.join(literal_dollars(piece) for piece in inert)
+
+
+#: a dollar that no notebook pairs into math (see :func:`literal_dollars`)
+LITERAL_DOLLAR = "<span>&#36;</span>"
+# A single ``$`` not escaped and not part of ``$$`` (display math is left alone).
+_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
+_PARAGRAPH = re.compile(r"(\n[ \t]*\n)")
+_ESCAPED_DOLLAR = re.compile(r"(?<!\\)\\\$")
+
+
+def literal_dollars(prose: str) -> str:
+    """``prose`` with every ``$`` that is not inline math shown as a plain dollar.
+
+    Notebooks pair any two dollars into math, so "from $5 to $10" showed as "from" and an
+    italic formula. Math is what Pandoc's rule says: a ``$`` followed by a non-space, closed
+    by the next ``$`` in the paragraph when that one follows a non-space and is not followed
+    by a digit; ``$x^2$`` and ``$$...$$`` stay math. The others become
+    :data:`LITERAL_DOLLAR`: ``\\$`` is not enough in JupyterLab (its Markdown renderer turns
+    it into a ``$`` that MathJax then pairs, jupyterlab#8645), ``\\\\$`` shows a backslash
+    everywhere else, and an entity alone is paired once rendered; an entity in its own element
+    is neither, and reads as ``$`` on GitHub, nbviewer and nbconvert.
+    """
+    if "$" not in prose:
+        return prose
+    prose = _ESCAPED_DOLLAR.sub(LITERAL_DOLLAR, prose)  # the model's own \\$: the same fate
+    return "".join(_paragraph_dollars(part) for part in _PARAGRAPH.split(prose))
+
+
+def _paragraph_dollars(text: str) -> str:
+    found = [m.start() for m in _DOLLAR.finditer(text)]
+    literal: list[int] = []
+    i = 0
+    while i < len(found):
+        at = found[i]
+        opens = at + 1 < len(text) and not text[at + 1].isspace()
+        if opens and i + 1 < len(found) and _closes(text, found[i + 1]):
+            i += 2  # inline math: both dollars kept
+            continue
+        literal.append(at)
+        i += 1
+    for at in reversed(literal):
+        text = f"{text[:at]}{LITERAL_DOLLAR}{text[at + 1 :]}"
+    return text
+
+
+def _closes(text: str, at: int) -> bool:
+    """Whether the ``$`` at ``at`` can close inline math (Pandoc's rule)."""
+    after = text[at + 1 : at + 2]
+    return not text[at - 1].isspace() and not after.isdigit()
 
 
 # Markdown punctuation that could format a tool line (emphasis, links, math, code, tables).
