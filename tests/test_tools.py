@@ -641,3 +641,92 @@ print(json.dumps([results, "pandas" in sys.modules, "numpy" in sys.modules]))
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert json.loads(out.stdout) == [[True, True, True, True, False, True], False, False]
+
+
+# -- boundaries: exactly at a cap is not past it ------------------------------------------------
+def test_a_kernel_of_exactly_100_variables_lists_them_all_without_a_cut_note():
+    namespace = {f"v{i:03}": i for i in range(100)}
+    result = call("list_variables", namespace, options=Options(max_chars=100_000))
+    assert len(table_rows(result.output)) == 100
+    assert result.output.startswith("100 variables in the kernel (modules, ")
+
+
+def test_a_frame_of_exactly_12_columns_shows_them_all_without_a_cut_note():
+    frame = pd.DataFrame([range(12)], columns=[f"c{i}" for i in range(12)])
+    result = call("show_rows", {"frame": frame}, name="frame")
+    assert result.output.splitlines()[0] == "`frame`: DataFrame, rows 0–0 of 1:"
+    assert table_rows(result.output) == [[str(i) for i in [0, *range(12)]]]
+
+
+def test_exactly_12_named_columns_are_shown_without_a_cut_note():
+    wide = pd.DataFrame([range(20)], columns=[f"c{i}" for i in range(20)])
+    named = [f"c{i}" for i in range(19, 7, -1)]
+    result = call("show_rows", {"wide": wide}, name="wide", columns=named)
+    assert result.output.splitlines()[0] == "`wide`: DataFrame, rows 0–0 of 1:"
+    assert result.output.splitlines()[2] == "|  | " + " | ".join(named) + " |"
+
+
+def test_a_wide_2d_array_shows_its_first_12_columns():
+    matrix = np.arange(40).reshape(2, 20)
+    result = call("show_rows", {"m": matrix}, name="m")
+    assert result.output.splitlines()[2] == "|  | " + " | ".join(map(str, range(12))) + " |"
+    assert table_rows(result.output) == [
+        [str(i) for i in [0, *range(12)]],
+        [str(i) for i in [1, *range(20, 32)]],
+    ]
+
+
+def test_exactly_top_distinct_values_are_all_shown_with_no_more_said():
+    series = pd.Series([i for i in range(20) for _ in range(i + 1)], name="n")
+    result = call("value_counts", {"s": series}, options=Options(max_chars=100_000), name="s")
+    assert result.output.startswith("`s`: 210 rows, 20 distinct values:\n\n")
+    assert len(table_rows(result.output)) == 20
+    assert table_rows(result.output)[-1] == ["0", "1", "0.5%"]
+    assert result.output.endswith("| 0 | 1 | 0.5% |")
+
+
+def test_a_call_line_with_exactly_three_columns_names_all_three(sales):
+    result = call("show_rows", {"sales": sales}, name="sales", columns=["region", "units", "price"])
+    assert result.summary == (
+        "🔧 show_rows(sales, start=0, count=10, columns=[region, units, price]) → rows 0–9 of 96"
+    )
+
+
+def test_value_counts_of_a_column_name_that_two_columns_share_is_refused():
+    frame = pd.DataFrame([[1, 2], [1, 3]], columns=["a", "a"])
+    result = call("value_counts", {"frame": frame}, name="frame", column="a")
+    assert (result.ok, result.output) == (
+        False,
+        "Error: `frame` has 2 columns named 'a'; value_counts needs exactly one.",
+    )
+    assert result.summary == "🔧 value_counts(frame, column=a, top=20) → error: ambiguous column"
+
+
+# -- masking before cutting, everywhere -----------------------------------------------------
+def test_a_key_in_a_column_label_is_masked_before_the_label_is_shortened():
+    frame = pd.DataFrame({f"Authorization: Bearer {KEY}": [1]})
+    result = call("show_rows", {"frame": frame}, secrets=[KEY], name="frame")
+    assert result.output.splitlines()[2] == "|  | Authorization: Bearer *** |"
+    assert KEY[:7] not in result.output
+
+
+def test_a_key_at_the_output_cap_is_masked_before_the_output_is_cut():
+    """last_error's text is masked only as a whole: the cap must come after the masking."""
+    error = LastError("KeyError", "x" * 40 + KEY, f"KeyError: {'x' * 40}{KEY}")
+    head = "The last exception in the kernel: KeyError: "
+    limit = len(head) + 40 + 8  # the cap falls 8 characters into the key
+    result = call(
+        "last_error", {}, secrets=[KEY], options=Options(max_chars=limit), last_error=error
+    )
+    assert result.output == head + "x" * 40 + "***\n\n```… [truncated: 58 more characters]"
+
+
+def test_a_key_in_a_failing_reads_message_is_masked_before_the_message_is_cut():
+    class Broken:
+        def __repr__(self):
+            raise RuntimeError("y" * 190 + KEY)  # cut at 200: ten characters into the key
+
+    result = call("describe_variable", {"b": Broken()}, secrets=[KEY], name="b")
+    assert result.output == (
+        "Error: describe_variable could not read the value: RuntimeError: " + "y" * 190 + "***"
+    )
