@@ -15,7 +15,7 @@ import pytest
 
 from gptmagic.describe import Options, describe
 from gptmagic.testing.server import Reply, _message_text, tokenize
-from gptmagic.tools import MAX_ROUNDS, ROUND_LIMIT_OUTPUT, chat_tools, responses_tools
+from gptmagic.tools import MAX_ROUNDS, ROUND_LIMIT_OUTPUT, chat_tools, responses_tools, run_tool
 from gptmagic.usage import Usage
 from tests.conftest import KEY, run
 from tests.test_reliability import error_line, interrupt_when_shown
@@ -659,3 +659,64 @@ def test_a_call_line_shows_the_arguments_as_the_model_wrote_them(shell, server, 
     assert quoted(live[-2]) == summaries  # the last live update, before the final output
     run(shell, "%gpt history")
     assert quoted(final(outputs)["data"]["text/markdown"]) == summaries
+
+
+# -- the kernel's context settings and state reach the tools -----------------------------------
+def tool_result(server) -> str:
+    """The content of the last tool message the second request sent back."""
+    return server.chat_requests[1].body["messages"][-1]["content"]
+
+
+def test_describe_variable_shows_as_many_rows_as_context_rows(shell, server, sales):
+    run(shell, "%config GPTMagic.context_rows = 2")
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    assert tool_result(server) == describe(sales, "sales", Options(rows=2))
+    assert "First 2 rows:" in tool_result(server)
+
+
+def test_describe_variable_adds_summary_statistics_with_context_stats(shell, server, sales):
+    run(shell, "%config GPTMagic.context_stats = True")
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    assert tool_result(server) == describe(sales, "sales", Options(stats=True))
+    assert "Summary statistics:" in tool_result(server)
+
+
+def test_a_tool_output_is_capped_at_context_max_chars(shell, server, sales):
+    run(shell, "%config GPTMagic.context_max_chars = 200")
+    rows = {"name": "show_rows", "arguments": '{"name": "sales", "count": 50}'}
+    server.enqueue(Reply(tool_calls=[rows]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nShow the rows").success
+    full = run_tool("show_rows", rows["arguments"], {"sales": sales}, options=Options(10**6))
+    assert len(full.output) > 1000
+    assert tool_result(server) == (
+        f"{full.output[:200]}… [truncated: {len(full.output) - 200:,} more characters]"
+    )
+
+
+def test_last_error_reads_the_exception_the_kernel_last_raised(shell, server, sales):
+    failed = run(shell, "{}['missing']")
+    assert not failed.success
+    server.enqueue(
+        Reply(tool_calls=[{"name": "last_error", "arguments": "{}"}]), Reply(text=ANSWER)
+    )
+    assert run(shell, "%%gpt --tools\nWhy did it fail?").success
+    assert tool_result(server).startswith(
+        f"The last exception in the kernel (cell [{failed.execution_count}]): KeyError: 'missing'"
+    )
+
+
+# -- calls a server sends without ids ----------------------------------------------------------
+def test_calls_sent_without_ids_get_one_id_each_and_their_results_answer_them(shell, server, sales):
+    """The id is made up from the round and the call's position when the server sends none."""
+    calls = [{"type": "function", "function": DESCRIBE}, {"type": "function", "function": COUNTS}]
+    message = {"role": "assistant", "content": None, "tool_calls": calls}
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+    body = {"id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini"}
+    server.enqueue(Reply(raw_body=json.dumps(body | {"choices": [choice]})), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools --no-stream\nDescribe sales and count its regions").success
+    asked, *results = server.chat_requests[1].body["messages"][1:]
+    assert [c["id"] for c in asked["tool_calls"]] == ["call_1_0", "call_1_1"]
+    assert [r["tool_call_id"] for r in results] == ["call_1_0", "call_1_1"]
+    assert "| north | 24 |" in results[1]["content"]
