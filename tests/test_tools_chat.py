@@ -720,3 +720,69 @@ def test_calls_sent_without_ids_get_one_id_each_and_their_results_answer_them(sh
     assert [c["id"] for c in asked["tool_calls"]] == ["call_1_0", "call_1_1"]
     assert [r["tool_call_id"] for r in results] == ["call_1_0", "call_1_1"]
     assert "| north | 24 |" in results[1]["content"]
+
+
+# -- what the metadata lists of a call's arguments ---------------------------------------------
+def test_a_call_sent_with_empty_arguments_is_listed_with_none(shell, server, outputs, sales):
+    """Some servers send "" for a call without arguments."""
+    server.enqueue(Reply(tool_calls=[{"name": "list_variables", "arguments": ""}]))
+    server.enqueue(Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nWhat is here?").success
+    [listed] = final(outputs)["metadata"]["gptmagic"]["tool_calls"]
+    assert listed == {
+        "name": "list_variables",
+        "arguments": {},
+        "ok": True,
+        "summary": "🔧 list_variables() → 1 variable",
+    }
+
+
+def test_a_call_with_malformed_arguments_is_listed_with_them_as_sent(shell, server, outputs, sales):
+    broken = {"name": "describe_variable", "arguments": '{"name": "sales"'}
+    server.enqueue(Reply(tool_calls=[broken]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    [listed] = final(outputs)["metadata"]["gptmagic"]["tool_calls"]
+    assert (listed["arguments"], listed["ok"]) == ('{"name": "sales"', False)
+    assert listed["summary"] == "🔧 describe_variable() → error: malformed JSON"
+
+
+# -- a hand-edited recording -------------------------------------------------------------------
+def test_a_recorded_call_without_ok_is_skipped_with_a_warning_and_asked_again(
+    shell, server, outputs, sales, tmp_path, capsys
+):
+    """A line that cannot be replayed never fails a cell: the question is asked afresh."""
+    cache = tmp_path / "c.jsonl"
+    run(shell, f"%config GPTMagic.cache = '{cache}'")
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    record = json.loads(cache.read_text())
+    del record["answer"]["tool_rounds"][0]["calls"][0]["ok"]
+    cache.write_text(json.dumps(record) + "\n")
+    run(shell, "%gpt reset")
+    server.reset()
+    capsys.readouterr()
+    server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    assert len(server.chat_requests) == 2  # asked again, not replayed
+    assert f"skipped 1 unreadable line(s) of the replay cache {cache} (line 1)" in (
+        capsys.readouterr().err
+    )
+    assert final(outputs)["metadata"]["gptmagic"]["tool_calls"][0]["ok"] is True
+
+
+# -- a server that refuses tool_choice ---------------------------------------------------------
+def test_a_400_naming_tool_choice_says_the_model_does_not_support_tools(shell, server, capsys):
+    error = {
+        "message": "tool_choice is not supported by this server",
+        "type": "invalid_request_error",
+        "param": "tool_choice",
+        "code": None,
+    }
+    server.enqueue(Reply(status=400, error={"error": error}))
+    assert not run(shell, "%%gpt --tools\nDescribe sales").success
+    assert error_line(capsys) == (
+        f"UsageError: gpt-4o-mini at {server.url.removeprefix('http://')} does not support "
+        "tools (function calling): --tools needs a model with function calling. Ask without "
+        "--tools, or choose another model with -m."
+    )
+    assert session(shell).conversation.turns == []
