@@ -65,7 +65,7 @@ def run_calls(
     from .apikey import known_secrets
     from .describe import Options
     from .errors import redact
-    from .tools import ROUND_LIMIT_OUTPUT, run_tool
+    from .tools import refuse_tool, run_tool
 
     settings = ctx.settings
     options = Options(
@@ -76,27 +76,26 @@ def run_calls(
     secrets = known_secrets(ctx.session)
     done = ToolRound(text)
     for position, call in enumerate(calls):
-        result = run_tool(
-            call.name,
-            call.arguments,
-            ctx.shell.user_ns,
-            options=options,
-            secrets=secrets,
-            last_error=ctx.session.last_error,
-        )
-        output, summary = result.output, result.summary
         if refused:
-            output = ROUND_LIMIT_OUTPUT
-            summary = summary.partition(" → ")[0] + " → not run (tool round limit)"
+            result = refuse_tool(call.name, call.arguments, secrets=secrets)
+        else:
+            result = run_tool(
+                call.name,
+                call.arguments,
+                ctx.shell.user_ns,
+                options=options,
+                secrets=secrets,
+                last_error=ctx.session.last_error,
+            )
         done.calls.append(
             {
                 "id": call.call_id or f"call_{number}_{position}",  # some servers send none
                 # The tool read them as sent; kept (history, metadata, exports, cache) masked
                 "name": redact(call.name, secrets, urls=False),
                 "arguments": redact(call.arguments, secrets, urls=False),
-                "output": output,
-                "ok": result.ok and not refused,
-                "summary": summary,
+                "output": result.output,
+                "ok": result.ok,
+                "summary": result.summary,
             }
         )
     return done

@@ -220,6 +220,35 @@ def test_past_the_round_limit_calls_are_answered_with_the_limit_and_the_model_an
     assert final(outputs)["data"]["text/plain"] == ANSWER
 
 
+class Counted:
+    """A user's object whose repr (user code, maybe slow) counts how often it ran."""
+
+    reprs = 0
+
+    def __repr__(self):
+        Counted.reprs += 1
+        return "Counted()"
+
+
+def test_calls_past_the_round_limit_are_not_run(shell, server, outputs):
+    shell.user_ns["thing"] = Counted()
+    Counted.reprs = 0
+    described = {"name": "describe_variable", "arguments": '{"name": "thing"}'}
+    server.enqueue(*[Reply(tool_calls=[described]) for _ in range(MAX_ROUNDS + 1)])
+    server.enqueue(Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nLook at thing").success
+    assert Counted.reprs == MAX_ROUNDS  # the sixth round's call was answered, never run
+    results = [m for m in server.chat_requests[-1].body["messages"] if m["role"] == "tool"]
+    assert [r["content"] for r in results] == ["Counted()"] * MAX_ROUNDS + [ROUND_LIMIT_OUTPUT]
+    lines = final(outputs)["metadata"]["gptmagic"]["tool_calls"]
+    assert lines[-1] == {
+        "name": "describe_variable",
+        "arguments": {"name": "thing"},
+        "ok": False,
+        "summary": "🔧 describe_variable(thing) → not run (tool round limit)",
+    }
+
+
 def test_a_model_that_never_stops_calling_tools_ends_with_a_clear_error(
     shell, server, outputs, capsys, sales
 ):

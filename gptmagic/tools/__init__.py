@@ -5,7 +5,14 @@ executor that never raises (runner.py). Nothing here evaluates code or imports p
 
 from __future__ import annotations
 
-from .runner import MAX_ROUNDS, ROUND_LIMIT_OUTPUT, ToolResult, round_limit_reached, run_tool
+from .runner import (
+    MAX_ROUNDS,
+    ROUND_LIMIT_OUTPUT,
+    ToolResult,
+    refuse_tool,
+    round_limit_reached,
+    run_tool,
+)
 from .specs import MAX_ROWS, MAX_TOP, TOOLS, ToolSpec, chat_tools, responses_tools
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "chat_tools",
+    "refuse_tool",
     "responses_tools",
     "round_limit_reached",
     "run_tool",

@@ -9,6 +9,7 @@ output, so the conversation goes on; every output is masked with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import keyword
 from collections.abc import Callable, Iterable, Mapping
@@ -75,6 +76,18 @@ def run_tool(
         brief, ok = f"error: {type(exc).__name__}", False
     output = cap(redact(output, secrets, urls=False), options.max_chars)
     return ToolResult(name, call.raw, output, ok, _summary(name, call, brief, secrets))
+
+
+def refuse_tool(name: str, arguments: str, *, secrets: Iterable[Any] = ()) -> ToolResult:
+    """A call past the round limit: answered with :data:`ROUND_LIMIT_OUTPUT`, never run (a
+    repr of the user's value is the user's code, and may be slow). Its line shows the call as
+    the model sent it, masked."""
+    secrets = list(secrets)
+    call = _Call(name, {}, DEFAULT, _cleaner(secrets), None)
+    with contextlib.suppress(ToolError):  # malformed: shown without arguments, as when run
+        call.raw = _parse(arguments)
+    summary = _summary(name, call, "not run (tool round limit)", secrets)
+    return ToolResult(name, call.raw, ROUND_LIMIT_OUTPUT, False, summary)
 
 
 @dataclass
