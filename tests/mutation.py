@@ -877,6 +877,12 @@ MUTANTS = [
     ),
     M(
         "runner",
+        "    return ToolResult(name, call.raw, ROUND_LIMIT_OUTPUT, False, summary)",
+        "    return ToolResult(name, call.raw, ROUND_LIMIT_OUTPUT, True, summary)",
+        "a call past the round limit is listed as ok",
+    ),
+    M(
+        "runner",
         '        if name.startswith("_"):',
         '        if name.startswith("__"):',
         "a _private variable is readable by tools",
@@ -1075,15 +1081,9 @@ MUTANTS = [
     ),
     M(
         "toolloop",
-        '"ok": result.ok and not refused,',
-        '"ok": result.ok,',
-        "a call past the round limit is listed as ok",
-    ),
-    M(
-        "toolloop",
-        "            output = ROUND_LIMIT_OUTPUT\n",
-        "",
-        "past the round limit the calls' results go back as if they had run",
+        "        if refused:\n            result = refuse_tool(",
+        "        if False:\n            result = refuse_tool(",
+        "past the round limit the calls are run and their results go back",
     ),
     M(
         "toolloop",
