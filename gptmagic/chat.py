@@ -414,6 +414,20 @@ class ChatCell:
                 known_secrets(self.session),
                 urls=False,
             )
+        if collected.tool_calls and "length" in collected.finishes.values():
+            # The calls were still being written when the limit struck: their arguments may
+            # be cut (or the last call missing), so none is run.
+            names = ", ".join(dict.fromkeys(call.name or "?" for call in collected.tool_calls))
+            limit = self.request.max_tokens
+            self.rerun_helps = False  # the same limit would cut them again
+            fix = "raise --max-tokens" if limit is not None else "shorten the history or prompt"
+            return redact(
+                f"the answer was cut (finish_reason: length"
+                f"{f', max_tokens = {limit}' if limit is not None else ''}) while the model "
+                f"was writing its tool calls ({names}), so none was run; {fix} and re-run",
+                known_secrets(self.session),
+                urls=False,
+            )
         if "tool_calls" in collected.finishes.values() and not collected.tool_calls:
             return (
                 "the model ended its answer to call tools (finish_reason: tool_calls), but no "

@@ -326,6 +326,30 @@ def test_a_finish_reason_tool_calls_without_a_call_is_incomplete_not_a_loop(
     assert session(shell).conversation.turns == []
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "not-streamed"])
+def test_tool_calls_cut_by_max_tokens_are_not_run_and_the_cell_is_incomplete(
+    shell, server, outputs, capsys, sales, api, stream
+):
+    """finish_reason "length" while the model wrote its calls: the last one's arguments are
+    cut (the server sends half), so no call is run and nothing goes back or is stored."""
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    server.enqueue(Reply(tool_calls=[DESCRIBE], finish_reason="length", endpoint=api))
+    option = "" if stream else " --no-stream"
+    assert not run(shell, f"%%gpt --tools --max-tokens 40{option}\nHow many rows?").success
+    assert len(server.requests) == 1  # no result went back
+    assert error_line(capsys) == (
+        "UsageError: The answer is incomplete: the answer was cut (finish_reason: length, "
+        "max_tokens = 40) while the model was writing its tool calls (describe_variable), so "
+        "none was run; raise --max-tokens and re-run. No answer text arrived; nothing was "
+        "stored."
+    )
+    meta = final(outputs)["metadata"]["gptmagic"]
+    assert meta["status"] == "incomplete" and "tool_calls" not in meta
+    assert "🔧" not in final(outputs)["data"]["text/markdown"]
+    assert session(shell).conversation.turns == []
+
+
 def responses_event(kind: str, **fields) -> str:
     return json.dumps({"type": kind, **fields})
 

@@ -106,7 +106,9 @@ class Reply:
     response ``incomplete`` (``max_output_tokens``), another reason ``incomplete`` with that
     reason; `tool_calls` (``[{"name", "arguments"}]``) are function calls the model makes
     (after the text, if `text` or `tokens` is given, else instead of it); `fail_after` content
-    chunks a stream ends with a `fail_event` (``response.failed`` or ``error``).
+    chunks a stream ends with a `fail_event` (``response.failed`` or ``error``). A chat answer
+    with `tool_calls` and `finish_reason` "length" was cut while writing them: the last
+    call's arguments are sent cut in half.
     """
 
     text: str | list[str] | None = None
@@ -1105,7 +1107,10 @@ class _Handler(BaseHTTPRequestHandler):
         request.calls = calls = _chat_calls(request.tool_calls(reply), number)
         speaks = not calls or reply.text is not None or reply.tokens is not None
         plans = request.plan(request.answer_text(reply, number) if speaks else "", reply)
-        if calls:  # unless cut by the length limit, the answer ends to call them
+        if calls and reply.finish_reason == "length":  # cut while writing the last call
+            last = calls[-1]["function"]
+            last["arguments"] = last["arguments"][: len(last["arguments"]) // 2]
+        elif calls:  # unless cut by the length limit, the answer ends to call them
             plans = [(t, "tool_calls" if f == reply.finish_reason else f) for t, f in plans]
         base = {"id": f"chatcmpl-fake{number}", "created": int(time.time()), "model": request.model}
         if request.stream and reply.raw_chunks is not None:
