@@ -61,7 +61,8 @@ def run_calls(
 ) -> ToolRound:
     """Run ``calls`` (the ``number``-th round, from 1) on the kernel's values; past the round
     limit (``refused``) none is run and each is answered with the limit's message. A secret
-    the model echoes in a call's name or arguments is masked in the round kept."""
+    the model echoes in a call's name or arguments is masked in the round kept; a call id
+    holding one (or none) is replaced by a numbered id, unique in the turn."""
     from .apikey import known_secrets
     from .describe import Options
     from .errors import redact
@@ -87,9 +88,12 @@ def run_calls(
                 secrets=secrets,
                 last_error=ctx.session.last_error,
             )
+        call_id = call.call_id
+        if not call_id or redact(call_id, secrets, urls=False) != call_id:
+            call_id = f"call_{number}_{position}"  # none sent, or one holding a secret
         done.calls.append(
             {
-                "id": call.call_id or f"call_{number}_{position}",  # some servers send none
+                "id": call_id,  # the result answers it in what is sent back and kept
                 # The tool read them as sent; kept (history, metadata, exports, cache) masked
                 "name": redact(call.name, secrets, urls=False),
                 "arguments": redact(call.arguments, secrets, urls=False),

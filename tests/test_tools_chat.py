@@ -689,6 +689,34 @@ def test_a_key_the_model_puts_in_a_calls_name_or_arguments_is_kept_nowhere(
         assert KEY[:12] not in text, where
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_a_key_the_model_puts_in_a_call_id_is_kept_nowhere(
+    shell, server, outputs, sales, tmp_path, api
+):
+    """The call id is the model's text too: one holding the key is replaced by a numbered id
+    in what is sent back and kept, and the result still answers that call."""
+    cache = tmp_path / "c.jsonl"
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    run(shell, f"%config GPTMagic.cache = '{cache}'")
+    calls = [{**DESCRIBE, "id": f"call_{KEY}"}, {**DESCRIBE, "id": "call_plain"}]
+    server.enqueue(Reply(tool_calls=calls, endpoint=api), Reply(text=ANSWER, endpoint=api))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    sent_back = server.requests[1].body
+    [turn] = session(shell).conversation.turns
+    assert [c["id"] for c in turn.steps[0].tool_calls] == ["call_1_0", "call_plain"]
+    assert [step.tool_call_id for step in turn.steps[1:]] == ["call_1_0", "call_plain"]
+    assert run(shell, f"%gpt save {tmp_path / 'talk.json'}").success
+    kept = {path.name: path.read_text() for path in tmp_path.iterdir()}
+    assert set(kept) == {"c.jsonl", "talk.json"}
+    kept |= {
+        "displayed": json.dumps(outputs.messages),
+        "history": json_of(session(shell).conversation),
+        "sent back": json.dumps(sent_back),
+    }
+    for where, text in kept.items():
+        assert KEY[:12] not in text, where
+
+
 # -- the lines read as written ---------------------------------------------------------------
 def quoted(markdown: str) -> list[str]:
     """The text a reader sees in each quoted line of ``markdown`` (rendered as nbconvert does)."""

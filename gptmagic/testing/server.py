@@ -104,7 +104,8 @@ class Reply:
     A /v1/responses request takes the oldest reply queued for ``responses`` or ``chat`` (a text
     answer scripts the same whichever API asks). There `finish_reason` "length" ends the
     response ``incomplete`` (``max_output_tokens``), another reason ``incomplete`` with that
-    reason; `tool_calls` (``[{"name", "arguments"}]``) are function calls the model makes
+    reason; `tool_calls` (``[{"name", "arguments"}]``, optionally an ``"id"``; else the
+    server numbers them) are function calls the model makes
     (after the text, if `text` or `tokens` is given, else instead of it); `fail_after` content
     chunks a stream ends with a `fail_event` (``response.failed`` or ``error``). A chat answer
     with `tool_calls` and `finish_reason` "length" was cut while writing them: the last
@@ -710,7 +711,7 @@ class _Response:
                 "id": f"fc_fake{self.number}_{i}",
                 "type": "function_call",
                 "status": "completed",
-                "call_id": f"call_fake{self.number}_{i}",
+                "call_id": call.get("id", f"call_fake{self.number}_{i}"),
                 "name": call["name"],
                 "arguments": call["arguments"],
             }
@@ -765,7 +766,7 @@ def _chat_calls(calls: list[dict[str, str]], number: int) -> list[dict[str, Any]
     """Scripted calls as a chat message's ``tool_calls`` (ids unique per answer)."""
     return [
         {
-            "id": f"call_fake{number}_{i}",
+            "id": call.get("id", f"call_fake{number}_{i}"),
             "type": "function",
             "function": {"name": call["name"], "arguments": call["arguments"]},
         }
