@@ -51,6 +51,21 @@ def default_cache_mode() -> str:
     return value
 
 
+class CredentialedURL(str):
+    """A base URL or proxy URL as set, shown without its ``user:password@``.
+
+    ``%config GPTMagic.proxy`` returns the value itself (usable in code, equal to what was
+    set), but a notebook saves what it displays (``Out[n]``, the repr): that is masked, so a
+    password set in ``ipython_config.py`` or typed once does not reach the saved file."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        from .errors import redact
+
+        return redact(str.__repr__(self), [])
+
+
 class Settings(Configurable):
     """Every setting of gptmagic, validated as it is set (a bad value is refused, with why)."""
 
@@ -238,6 +253,11 @@ class Settings(Configurable):
         if proposal["value"] < 0:
             raise TraitError("GPTMagic.max_retries must be >= 0")
         return proposal["value"]
+
+    @validate("base_url", "proxy")
+    def _hide_credentials_when_shown(self, proposal):
+        value = proposal["value"]
+        return CredentialedURL(value) if "@" in value else value
 
     @validate("image_size")
     def _check_size(self, proposal):

@@ -146,6 +146,24 @@ def test_config_listing_shows_base_url_and_proxy_without_their_passwords(shell, 
     assert "Current: 'gpt-4o-mini'" in listing  # the other traits are listed as before
 
 
+@pytest.mark.parametrize("setting", ["base_url", "proxy"])
+def test_asking_config_for_the_url_returns_it_but_shows_it_without_the_password(
+    shell, capsys, setting
+):
+    """``%config GPTMagic.proxy`` alone is the cell's value: a notebook saves its display
+    (``Out[n]``), so that is masked; the value itself is the URL as set, for code to use."""
+    url = f"http://{USER}:{PASSWORD}@127.0.0.1:3128/v1"
+    run(shell, f"%config GPTMagic.{setting} = {url!r}")
+    result = run(shell, f"%config GPTMagic.{setting}")
+    assert result.success and result.result == url
+    data, _ = shell.display_formatter.format(result.result)
+    assert data == {"text/plain": "'http://***@127.0.0.1:3128/v1'"}
+    assert "Out[2]: 'http://***@127.0.0.1:3128/v1'" in capsys.readouterr().out
+    run(shell, f"%config GPTMagic.{setting} = 'http://127.0.0.1:3128/v1'")  # none to hide
+    data, _ = shell.display_formatter.format(run(shell, f"%config GPTMagic.{setting}").result)
+    assert data == {"text/plain": "'http://127.0.0.1:3128/v1'"}
+
+
 def test_a_refused_base_url_password_is_named_not_the_key(shell, server):
     """The URL's credentials go as Basic auth in place of the key: a 401 refuses them, and
     telling the user to set OPENAI_API_KEY (which was never sent) would mislead."""
