@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import GPTMagicError
+from .errors import GPTMagicError, InterruptedAnswer
 
 ERROR_NAME = "_error"
 
@@ -262,12 +262,17 @@ class _Renderer:
 
     def field(self, expr: str) -> Any:
         if expr not in self.cache:
-            value = self.evaluate(expr)
-            picture = self.picture(value, expr)
-            # A repr that raises is reported like a failing read, in one line.
-            self.cache[expr] = (
-                picture if picture is not None else self.step(expr, self.describe, value, expr)
-            )
+            try:
+                value = self.evaluate(expr)
+                picture = self.picture(value, expr)
+                # A repr that raises is reported like a failing read, in one line.
+                self.cache[expr] = (
+                    picture if picture is not None else self.step(expr, self.describe, value, expr)
+                )
+            except KeyboardInterrupt:  # a slow repr, property or figure: Ctrl-C stops it
+                raise InterruptedAnswer(
+                    f"Interrupted while reading {{{expr}}} into the prompt; nothing was sent."
+                ) from None
         return self.cache[expr]
 
     def evaluate(self, expr: str) -> Any:

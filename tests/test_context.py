@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from gptmagic.lasterror import from_exception
-from tests.conftest import run
+from tests.conftest import interrupt_when, run
 
 
 def prompt_sent(server) -> str:
@@ -331,6 +333,37 @@ def test_a_value_whose_repr_fails_is_a_one_line_error(shell, server, capsys):
         capsys.readouterr().err
     )
     assert server.chat_requests == []
+
+
+class SlowRepr:
+    """A value whose repr takes a minute (a lazy proxy fetching over the network)."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+
+    def __repr__(self):
+        self.entered.set()
+        for _ in range(600):
+            time.sleep(0.1)
+        return "finally"
+
+
+@pytest.mark.parametrize("cell", ["%%gpt\nWhat is {slow}?", "%gptimage a picture of {slow}"])
+def test_ctrl_c_while_a_slow_value_is_read_is_one_line_and_nothing_is_sent(
+    shell, server, capsys, cell
+):
+    shell.user_ns["slow"] = slow = SlowRepr()
+    interrupt_when(slow.entered)
+    started = time.monotonic()
+    result = run(shell, cell)
+    assert time.monotonic() - started < 10 and not result.success
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().splitlines()[-1] == (
+        "UsageError: Interrupted while reading {slow} into the prompt; nothing was sent."
+    )
+    assert server.requests == []
+    assert run(shell, "%%gpt\nstill there?").success
 
 
 def test_a_caught_exception_reads_like_the_last_error(shell, server):
