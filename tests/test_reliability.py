@@ -282,6 +282,33 @@ def test_a_malformed_chunk_is_incomplete_and_not_stored(established, server, cap
     assert len(turns(established)) == 1
 
 
+def test_a_server_that_ignores_stream_and_sends_the_whole_answer_is_shown_and_stored(
+    established, server, outputs
+):
+    """Some servers and gateways answer a streamed request with one JSON completion: that
+    is the answer, not a stream that "ended without sending anything"."""
+    server.enqueue(Reply(text="Hello there, all at once.", ignore_stream=True))
+    assert run(established, "%%gpt -o reply\nhello").success
+    assert server.chat_requests[-1].body["stream"] is True
+    shown = outputs.outputs[-1]
+    assert shown["data"]["text/plain"] == "Hello there, all at once."
+    assert shown["metadata"]["gptmagic"]["status"] == "complete"
+    assert shown["metadata"]["gptmagic"]["usage"]["completion_tokens"] == 5
+    assert established.user_ns["reply"] == "Hello there, all at once."
+    assert len(turns(established)) == 2
+
+
+def test_a_whole_answer_that_is_not_json_is_one_line_and_not_stored(established, server, capsys):
+    server.enqueue(Reply(raw_body="{not json", ignore_stream=True))
+    assert not run(established, "%%gpt\nhello").success
+    assert error_line(capsys).startswith(
+        f"UsageError: {server.url.removeprefix('http://')} sent an answer gptmagic cannot "
+        "read: a JSON answer that is not JSON ("
+    )
+    assert len(turns(established)) == 1
+    still_works(established, server)
+
+
 def test_max_tokens_is_renamed_for_models_that_refuse_it(established, server, outputs):
     assert run(established, "%%gpt -m o-strict --max-tokens 20\nhello").success
     first, second = server.chat_requests

@@ -21,7 +21,7 @@ from ..files import without_lone_surrogates
 from ..usage import Usage
 from .base import Backend, ChatParameters
 from .events import Delta, Event, Finish, MalformedChunk, Reported, ToolCall
-from .fields import checked, field_of, plain_stream, short
+from .fields import checked, field_of, plain_stream, sent_whole, short, whole_json
 
 RENAME_MAX_TOKENS = "max_completion_tokens"
 DROP_TEMPERATURE = "drop_temperature"
@@ -138,11 +138,14 @@ class ChatCompletions(Backend):
         )
 
     def open(self, sdk: Any, body: dict[str, Any]) -> ChatStream | list[Event]:
-        """Send a chat request; a stream for ``stream=True`` bodies, else all events at once."""
+        """Send a chat request; a stream for ``stream=True`` bodies, else all events at once
+        (also when a server ignores ``stream`` and sends the whole completion)."""
         from ..client import parsed
 
         n, stream = body.get("n") or 1, bool(body.get("stream"))
         raw = sdk.chat.completions.with_raw_response.create(**body)
+        if stream and sent_whole(raw):
+            return completion_events(whole_json(raw), n)
         if stream:
             return ChatStream(parsed(raw, to=plain_stream()), n)
         return completion_events(parsed(raw), n)

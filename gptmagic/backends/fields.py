@@ -29,6 +29,24 @@ def plain_stream() -> type:
     return openai.Stream[object]
 
 
+def sent_whole(raw: Any) -> bool:
+    """Whether a streamed request was answered with one JSON document, not an event stream:
+    some servers and gateways ignore ``stream``."""
+    return raw.headers.get("content-type", "").startswith("application/json")
+
+
+def whole_json(raw: Any) -> Any:
+    """The JSON body of such an answer (MalformedChunk if it is not JSON)."""
+    import json
+
+    try:
+        return json.loads(raw.http_response.read())
+    except ValueError as exc:
+        raise MalformedChunk(f"a JSON answer that is not JSON ({exc})") from None
+    finally:
+        raw.http_response.close()
+
+
 def field_of(obj: Any, name: str) -> Any:
     """A field of a JSON object or an SDK model; None if absent; MalformedChunk if ``obj`` is
     neither (a list, a string, a number where an object was expected)."""

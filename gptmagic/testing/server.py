@@ -124,6 +124,7 @@ class Reply:
     malformed_after: int | None = None
     stall: float | None = None
     ignore_n: bool = False
+    ignore_stream: bool = False  # chat: answer a streamed request with one JSON completion
     finish_reason: str = "stop"
     revised_prompt: str | None = None
     image_format: str = "b64_json"
@@ -1116,7 +1117,7 @@ class _Handler(BaseHTTPRequestHandler):
         base = {"id": f"chatcmpl-fake{number}", "created": int(time.time()), "model": request.model}
         if request.stream and reply.raw_chunks is not None:
             self._stream_raw(reply)
-        elif request.stream:
+        elif request.stream and not reply.ignore_stream:
             self._stream_chat(base, plans, request, reply)
         else:
             self._complete_chat(base, plans, request, reply)
