@@ -15,7 +15,6 @@ from collections.abc import Callable
 from IPython.core.magic_arguments import argument
 
 SIZE = re.compile(r"^(auto|\d{2,5}x\d{2,5})$")  # "auto": gpt-image-1 picks
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def number_in(low: float, high: float, kind: type = float) -> Callable[[str], float]:
@@ -52,9 +51,23 @@ def file_path(text: str) -> str:
     return text
 
 
+# IPython's own variables (its namespace, and the input/output caches it sets every cell):
+# an answer stored there would break the kernel (In, Out, get_ipython) or be overwritten.
+IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open", "_ih", "_oh", "_dh"})
+IPYTHON_CACHE = re.compile(r"_+|_i+|_i?\d+|__\w*__")
+
+
 def identifier(text: str) -> str:
-    if not NAME.match(text):
+    """A variable ``-o NAME`` may set: a Python name, not a keyword, not IPython's own."""
+    import keyword
+
+    if not text.isidentifier() or keyword.iskeyword(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a valid Python variable name")
+    if text in IPYTHON_NAMES or IPYTHON_CACHE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is IPython's own variable (storing the answer there would break or "
+            "lose it); choose another name"
+        )
     return text
 
 

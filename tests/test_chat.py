@@ -230,6 +230,24 @@ def test_bad_options_give_one_line_and_send_nothing(shell, server, capsys, optio
     assert server.chat_requests == []
 
 
+@pytest.mark.parametrize(
+    "name", ["In", "Out", "get_ipython", "exit", "_oh", "_", "_i3", "_7", "__builtins__", "for"]
+)
+def test_out_refuses_a_name_ipython_owns_or_python_reserves(shell, server, capsys, name):
+    """``-o In`` or ``-o get_ipython`` stored the answer over IPython's own variable: the
+    history list was lost, or every later cell failed with a TypeError."""
+    result = run(shell, f"%%gpt -o {name}\nhello")
+    err = capsys.readouterr().err
+    assert not result.success and err.startswith("UsageError: argument -o/--out:")
+    assert repr(name) in err and "Traceback" not in err
+    assert server.chat_requests == []
+    assert callable(shell.user_ns["get_ipython"]) and isinstance(shell.user_ns["In"], list)
+    assert run(shell, "%%gpt -o answer_1\nhello").success  # any other name is stored
+    assert run(shell, "%%gpt -o résumé\nhello").success  # a Python name, though not ASCII
+    assert shell.user_ns["answer_1"].startswith("Answer 1")
+    assert shell.user_ns["résumé"].startswith("Answer 2")
+
+
 def test_empty_prompt_is_refused(shell, server, capsys):
     result = run(shell, "%%gpt\n   \n")
     assert not result.success and "prompt is empty" in capsys.readouterr().err
