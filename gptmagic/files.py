@@ -30,7 +30,10 @@ def user_path(text: str) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` at once: readers see the old file or the new one."""
+    """Replace ``path`` with ``data`` at once: readers see the old file or the new one.
+
+    A symlink is followed: the file it points to is replaced, and the link stays."""
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else path
     tmp = _written_beside(path, data)
     try:
         os.replace(tmp, path)

@@ -56,6 +56,21 @@ def test_a_save_replaces_the_old_file_and_keeps_its_permissions(shell, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["chat.md"]
 
 
+def test_a_save_through_a_symlink_updates_the_file_it_points_to_and_keeps_the_link(shell, tmp_path):
+    """The rename replaced the link itself with a new file: the file it pointed to (in a
+    synced folder, say) kept the old conversation, and the link was gone."""
+    run(shell, "%%gpt\nhello")
+    real = tmp_path / "synced" / "chat.md"
+    real.parent.mkdir()
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "chat.md"
+    link.symlink_to(real)
+    assert run(shell, f"%gpt save {link}").success
+    assert link.is_symlink() and link.resolve() == real
+    assert "### User\n\nhello" in real.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["chat.md", "chat.md", "synced"]
+
+
 def test_a_new_save_is_readable_by_others_like_any_file(shell, tmp_path):
     run(shell, f"%gpt save {tmp_path / 'chat.json'}")
     assert (tmp_path / "chat.json").stat().st_mode & 0o777 == 0o644
