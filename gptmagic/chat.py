@@ -117,6 +117,7 @@ class Collected:
     notes: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)  # a reasoning model's summary
     tool_calls: list[ToolCall] = field(default_factory=list)
+    answered: bool = False  # the server took the request and began its answer
 
     def add(self, event: Any, view: AnswerView) -> None:
         if isinstance(event, Delta):
@@ -222,6 +223,8 @@ class ChatCell:
                 self.add_round(calls, view)
                 self.check_budget(spent, view)
                 collected, outcome, cause = self.stream(self.body(), view, later=True)
+                if outcome != "complete" and summed(spent) is not None:
+                    self.count_cut_round(collected, outcome)
             except KeyboardInterrupt:  # while a tool ran
                 collected, outcome, cause = Collected(), "interrupted", ""
             except GPTMagicError:  # the earlier rounds were billed: count them
@@ -235,6 +238,19 @@ class ChatCell:
             spent.append(collected.usage)
         collected.usage = summed(spent)
         return collected, outcome, cause
+
+    def count_cut_round(self, collected: Collected, status: str) -> None:
+        """A later round cut short (interrupted, broken) after the server began it was billed
+        but never reported: its estimate (this round's prompt, with the tool results, and its
+        text so far) counts as a record of its own, as a cut-short answer's does; the cell's
+        record keeps the earlier rounds as reported."""
+        if collected.usage is not None or not collected.answered:
+            return
+        prompt = sum(message_tokens(m.get("content") or "") for m in self.messages)
+        completion = sum(estimate_tokens(a) for a in collected.answers())
+        estimate = Usage(prompt, completion, prompt + completion)
+        record = UsageRecord("chat", self.request.model, None, estimate=estimate, status=status)
+        self.session.usage.add(record)
 
     def check_budget(self, spent: list[Usage | None], view: AnswerView) -> None:
         """``token_budget`` holds between tool rounds too: the rounds so far count."""
@@ -373,6 +389,7 @@ class ChatCell:
             view.discard()  # the error raised is the outcome; no "Asking…" line stays behind
             raise
         outcome, cause = "complete", ""
+        collected.answered = True
         try:
             for event in response:
                 collected.add(event, view)

@@ -17,7 +17,7 @@ from gptmagic.describe import Options, describe
 from gptmagic.testing.server import Reply, _message_text, tokenize
 from gptmagic.tools import MAX_ROUNDS, ROUND_LIMIT_OUTPUT, chat_tools, responses_tools, run_tool
 from gptmagic.usage import Usage
-from tests.conftest import KEY, run
+from tests.conftest import KEY, interrupt_when, run
 from tests.test_reliability import error_line, interrupt_when_shown
 
 ANSWER = "Sales has 96 rows in four regions."
@@ -398,6 +398,34 @@ def test_ctrl_c_during_a_tool_round_stops_the_cell_and_stores_nothing(
     assert record.usage.prompt_tokens == prompt_tokens(server.chat_requests[0].body["messages"])
     server.enqueue(Reply(text="still here"))
     assert run(shell, "%%gpt\nstill there?").success
+
+
+@pytest.mark.parametrize("fault", ["interrupted", "incomplete"])
+def test_a_later_round_cut_short_is_counted_as_an_estimate(shell, server, outputs, sales, fault):
+    """The second request (the question, the calls and their results) was billed though the
+    server never reported it: like any answer cut short, its estimate counts toward the
+    kernel total and token_budget; the first round counts as reported."""
+    from gptmagic.content import message_tokens
+    from gptmagic.tokens import estimate_tokens
+
+    text = [f"word{i} " for i in range(100)]
+    if fault == "interrupted":
+        server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=text, chunk_delay=0.2))
+        interrupt_when(outputs.when_shown("word9"))  # the second round has begun
+    else:
+        server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=text, drop_after=1))
+    assert not run(shell, "%%gpt --tools\nHow many rows?").success
+    first, second = server.chat_requests
+    cut, reported = session(shell).usage.records  # the cut round's is added as it ends
+    assert reported.usage.prompt_tokens == prompt_tokens(first.body["messages"])
+    prompt = sum(message_tokens(m["content"] or "") for m in second.body["messages"])
+    completion = estimate_tokens(final(outputs)["data"]["text/plain"])  # the text so far
+    assert (cut.status, cut.usage) == (fault, None)
+    assert cut.estimate == Usage(prompt, completion, prompt + completion)
+    total = reported.usage.total_tokens + prompt + completion
+    assert session(shell).usage.total.total_tokens == total
+    footer = f"kernel total {total:,} (≈{prompt + completion:,} of them estimated)"
+    assert footer in final(outputs)["data"]["text/markdown"]
 
 
 # -- replay, save and load -------------------------------------------------------------------------
