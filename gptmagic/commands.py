@@ -16,7 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from . import export
 from .apikey import KEY_ENV, TYPED, env_key, key_and_source, known_secrets, prompt_key
 from .arguments import parse
-from .errors import GPTMagicError
+from .errors import GPTMagicError, InterruptedAnswer
 from .render import show_markdown
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ def models(ctx: CellContext, args: Any) -> None:
     sdk = sdk_for(ctx.session, endpoint)
     try:
         names = list_models(sdk)
+    except KeyboardInterrupt:  # a server that does not answer: Ctrl-C, not the timeout
+        raise InterruptedAnswer("Interrupted: the model list did not arrive.") from None
     except GPTMagicError:
         raise
     except Exception as exc:  # the SDK's errors, and a request refused before sending

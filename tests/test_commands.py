@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 
 import pytest
 
-from tests.conftest import run
+from tests.conftest import interrupt_when, run
 
 
 def conversation(shell):
@@ -43,6 +46,32 @@ def test_models_lists_the_servers_models_and_marks_the_current_one(shell, output
     run(shell, "%gpt models")
     markdown = outputs.markdown()[-1]
     assert "- `gpt-4o-mini` ← current" in markdown and "- `gpt-4.1`" in markdown
+
+
+def test_ctrl_c_while_a_server_keeps_the_model_list_waiting_is_one_line(shell, capsys):
+    """A gateway that takes the request and never answers: Ctrl-C before the timeout ends
+    ``%gpt models`` with one line, not a KeyboardInterrupt traceback through httpx."""
+    accepted, connections = threading.Event(), []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def accept():
+            connections.append(listener.accept()[0])  # held open, never answered
+            accepted.set()
+
+        threading.Thread(target=accept, daemon=True).start()
+        port = listener.getsockname()[1]
+        run(shell, f"%config GPTMagic.base_url = 'http://127.0.0.1:{port}/v1'")
+        interrupt_when(accepted)
+        started = time.monotonic()
+        result = run(shell, "%gpt models")
+    for connection in connections:
+        connection.close()
+    captured = capsys.readouterr()
+    assert not result.success and time.monotonic() - started < 10
+    assert captured.err.strip() == "UsageError: Interrupted: the model list did not arrive."
+    assert "Traceback" not in captured.out + captured.err
 
 
 def test_usage_adds_up_the_answers_and_can_be_reset(shell, outputs, capsys):
