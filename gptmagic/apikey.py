@@ -16,7 +16,7 @@ import getpass
 import os
 from urllib.parse import unquote, urlsplit
 
-from .errors import GPTMagicError
+from .errors import GPTMagicError, InterruptedAnswer
 from .session import KernelSession, Secret
 
 KEY_ENV = "OPENAI_API_KEY"
@@ -94,6 +94,10 @@ def prompt_key(session: KernelSession) -> Secret:
         question = f"API key (hidden, kept for this kernel, used instead of {KEY_ENV}): "
     try:
         typed = getpass.getpass(question)
+    except KeyboardInterrupt:  # Ctrl-C at the prompt (a notebook's input box too)
+        raise InterruptedAnswer(
+            "Interrupted: no key was entered; the key in use is unchanged."
+        ) from None
     except (EOFError, OSError, RuntimeError) as exc:
         raise GPTMagicError(
             f"No API key: set the {KEY_ENV} environment variable before starting the kernel "

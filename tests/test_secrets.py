@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
+import time
 from urllib.parse import quote, urlencode
 
 import nbformat
@@ -15,7 +17,7 @@ from gptmagic.errors import redact
 from gptmagic.session import Secret
 from gptmagic.testing.notebook import execute
 from gptmagic.testing.server import FakeOpenAI, Reply
-from tests.conftest import KEY, run
+from tests.conftest import KEY, interrupt_when, run
 
 FAILURES = [
     Reply(status=401),
@@ -261,6 +263,32 @@ def test_forgetting_the_typed_key_sends_the_environments_again(shell, server, mo
     type_key(monkeypatch, shell, OTHER)
     assert run(shell, "%gpt key --forget").success
     assert "Typed key forgotten; key now: from OPENAI_API_KEY." in capsys.readouterr().out
+    assert run(shell, "%%gpt\nhello").success
+    assert server.chat_requests[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_ctrl_c_at_the_hidden_key_prompt_is_one_line_and_keeps_the_key_in_use(
+    shell, server, monkeypatch, capsys
+):
+    """A notebook's input box (or a terminal's) waiting for the key: Ctrl-C stops it with
+    one line, not a KeyboardInterrupt traceback, and the key typed before stays in use."""
+    monkeypatch.setenv("OPENAI_API_KEY", OTHER)  # the server accepts only KEY
+    type_key(monkeypatch, shell, KEY)
+    waiting = threading.Event()
+
+    def hidden_prompt(prompt):  # like ipykernel: blocks until the frontend replies
+        waiting.set()
+        time.sleep(30)
+        return "sk-never-typed-000000000000"
+
+    monkeypatch.setattr("getpass.getpass", hidden_prompt)
+    interrupt_when(waiting)
+    started = time.monotonic()
+    assert not run(shell, "%gpt key").success
+    assert time.monotonic() - started < 10
+    assert error_line(capsys) == (
+        "UsageError: Interrupted: no key was entered; the key in use is unchanged."
+    )
     assert run(shell, "%%gpt\nhello").success
     assert server.chat_requests[-1].headers["authorization"] == f"Bearer {KEY}"
 
