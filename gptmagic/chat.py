@@ -407,15 +407,28 @@ class ChatCell:
                 cause = "the stream ended before the answer was finished (connection dropped)"
             else:
                 self.rerun_helps = False
-                cause = (
-                    "the server ended its answer without sending anything. If the prompt and "
-                    "history are long, they may exceed the model's context (some servers then "
-                    "send nothing): shorten them with %gpt reset or --no-history; otherwise "
-                    "re-run the cell"
-                )
+                cause = self.nothing_sent(getattr(response, "content_type", None))
         if outcome == "complete" and (unusable := self.unusable_calls(collected)):
             outcome, cause = "incomplete", unusable
         return collected, outcome, cause
+
+    def nothing_sent(self, kind: str | None) -> str:
+        """Why a stream that ended with no event at all gave nothing: a server that sent
+        something other than an event stream (a proxy's or web server's text page) is not
+        an API; an event stream with no event is how some servers end a too-long prompt."""
+        if kind and "event-stream" not in kind.lower():
+            url = public_url(self.endpoint.base_url)
+            return (
+                f"{self.endpoint.host} answered with {kind.split(';')[0].strip()}, not an event "
+                f"stream, and nothing gptmagic could read: check that GPTMagic.base_url ({url}) "
+                "is an OpenAI-compatible API"
+            )
+        return (
+            "the server ended its answer without sending anything. If the prompt and "
+            "history are long, they may exceed the model's context (some servers then "
+            "send nothing): shorten them with %gpt reset or --no-history; otherwise "
+            "re-run the cell"
+        )
 
     def unusable_calls(self, collected: Collected) -> str:
         """Why the tool calls of a finished answer cannot be answered, or "": some servers

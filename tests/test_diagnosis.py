@@ -202,6 +202,25 @@ def test_a_web_page_instead_of_an_answer_is_named_in_one_line(
     )
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_a_text_page_instead_of_an_event_stream_is_named_not_blamed_on_the_context(
+    shell, server, capsys, outputs, api
+):
+    """A reverse proxy answering 200 with its own text (nginx ``return 200 "ok"``): the
+    stream holds no event, which is not the too-long prompt an empty event stream may be."""
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    server.enqueue(Reply(endpoint=api, error="ok"))
+    assert not run(shell, "%%gpt\nhello").success
+    host = server.url.removeprefix("http://")
+    assert error_line(capsys) == (
+        f"UsageError: The answer is incomplete: {host} answered with text/plain, not an event "
+        "stream, and nothing gptmagic could read: check that GPTMagic.base_url "
+        f"({server.base_url}) is an OpenAI-compatible API. No answer text arrived; nothing "
+        "was stored."
+    )
+    assert outputs.outputs[-1]["metadata"]["gptmagic"]["status"] == "incomplete"
+
+
 @pytest.mark.parametrize("status", [405, 501])
 def test_a_web_server_at_the_base_url_is_named_in_one_line(shell, server, capsys, status):
     shell.run_line_magic("config", "GPTMagic.max_retries = 2")

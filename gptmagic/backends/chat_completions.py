@@ -21,7 +21,7 @@ from ..files import without_lone_surrogates
 from ..usage import Usage
 from .base import Backend, ChatParameters
 from .events import Delta, Event, Finish, MalformedChunk, Reported, ToolCall
-from .fields import checked, field_of, plain_stream, sent_whole, short, whole_json
+from .fields import checked, content_type, field_of, plain_stream, sent_whole, short, whole_json
 
 RENAME_MAX_TOKENS = "max_completion_tokens"
 DROP_TEMPERATURE = "drop_temperature"
@@ -235,6 +235,10 @@ class ChatStream:
         self._stream, self._n = sdk_stream, n
         self._high: dict[int, str] = {}  # per answer: a high surrogate waiting for its pair
         self._calls: dict[int, dict[int, list[str]]] = {}  # answer -> call -> id, name, args
+
+    @property
+    def content_type(self) -> str:
+        return content_type(self._stream)
 
     def __iter__(self) -> Iterator[Event]:
         chunks = iter(self._stream)

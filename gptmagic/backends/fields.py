@@ -47,6 +47,12 @@ def whole_json(raw: Any) -> Any:
         raw.http_response.close()
 
 
+def content_type(sdk_stream: Any) -> str:
+    """The Content-Type a streamed answer came with ("" if none)."""
+    response = getattr(sdk_stream, "response", None)
+    return response.headers.get("content-type", "") if response is not None else ""
+
+
 def field_of(obj: Any, name: str) -> Any:
     """A field of a JSON object or an SDK model; None if absent; MalformedChunk if ``obj`` is
     neither (a list, a string, a number where an object was expected)."""

@@ -30,7 +30,7 @@ from .events import (
     Reported,
     ToolCall,
 )
-from .fields import checked, field_of, plain_stream, short
+from .fields import checked, content_type, field_of, plain_stream, short
 
 DROP_REASONING = "drop_reasoning"
 NO_REASONING_SUMMARY = "no_reasoning_summary"
@@ -171,6 +171,10 @@ class ResponseStream:
 
     def __init__(self, sdk_stream: Any):
         self._stream = sdk_stream
+
+    @property
+    def content_type(self) -> str:
+        return content_type(self._stream)
 
     def __iter__(self) -> Iterator[Event]:
         reasoned = parted = False  # parted: a part ended, so the next starts after a break
