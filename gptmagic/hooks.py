@@ -26,11 +26,18 @@ class KernelHooks:
         self.session.cell_id = None
         if result.error_in_exec is None and result.error_before_exec is None:
             return  # most cells: lasterror (its dataclass, its patterns) waits for a failure
-        from . import lasterror
-
-        error = lasterror.from_result(result)
+        try:
+            error = _last_error(result)
+        except KeyboardInterrupt:  # a second Ctrl-C, meant for the cell that just ended:
+            error = _last_error(result)  # keep this cell's error, not the one before it
         if error is not None:
             self.session.last_error = error
+
+
+def _last_error(result: Any) -> Any:
+    from . import lasterror
+
+    return lasterror.from_result(result)
 
 
 def register(shell: Any, session: KernelSession) -> None:

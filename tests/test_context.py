@@ -290,6 +290,33 @@ def test_error_before_any_exception_says_there_is_none(shell, server, capsys):
     assert server.chat_requests == []
 
 
+def test_a_second_ctrl_c_while_the_error_is_kept_shows_no_callback_traceback(
+    shell, server, capsys, monkeypatch
+):
+    """Ctrl-C pressed twice: the second lands after the cell ended, in gptmagic's
+    post_run_cell hook. IPython printed a long "Error in callback" traceback, and {_error}
+    kept the exception before this one."""
+    import signal
+
+    from gptmagic import lasterror
+
+    keep, calls = lasterror.from_result, []
+
+    def interrupted_once(result):
+        calls.append(result)
+        if len(calls) == 2:  # the second failing cell's
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, delivered here
+        return keep(result)
+
+    monkeypatch.setattr(lasterror, "from_result", interrupted_once)
+    run(shell, "{}['first']")
+    run(shell, "1 / 0")
+    printed = capsys.readouterr()
+    assert "Error in callback" not in printed.out + printed.err
+    assert "KeyboardInterrupt" not in printed.out + printed.err
+    assert "(cell [2]): ZeroDivisionError: division by zero" in ask(shell, server, "{_error}")
+
+
 def test_reload_does_not_register_the_cell_hooks_twice(shell):
     before = {e: len(shell.events.callbacks[e]) for e in ("pre_run_cell", "post_run_cell")}
     run(shell, "%reload_ext gptmagic")
