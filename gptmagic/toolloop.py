@@ -66,7 +66,7 @@ def run_calls(
     from .apikey import known_secrets
     from .describe import Options
     from .errors import redact
-    from .tools import refuse_tool, run_tool
+    from .tools import ROUND_LIMIT_OUTPUT, run_tool, unrun_tool
 
     settings = ctx.settings
     options = Options(
@@ -78,7 +78,8 @@ def run_calls(
     done = ToolRound(text)
     for position, call in enumerate(calls):
         if refused:
-            result = refuse_tool(call.name, call.arguments, secrets=secrets)
+            why = "not run (tool round limit)"
+            result = unrun_tool(call.name, call.arguments, ROUND_LIMIT_OUTPUT, why, secrets=secrets)
         else:
             result = run_tool(
                 call.name,

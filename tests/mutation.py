@@ -877,8 +877,8 @@ MUTANTS = [
     ),
     M(
         "runner",
-        "    return ToolResult(name, call.raw, ROUND_LIMIT_OUTPUT, False, summary)",
-        "    return ToolResult(name, call.raw, ROUND_LIMIT_OUTPUT, True, summary)",
+        "    return ToolResult(name, call.raw, output, False, _summary(name, call, why, secrets))",
+        "    return ToolResult(name, call.raw, output, True, _summary(name, call, why, secrets))",
         "a call past the round limit is listed as ok",
     ),
     M(
@@ -1069,8 +1069,8 @@ MUTANTS = [
     ),
     M(
         "toolloop",
-        '"id": call.call_id or f"call_{number}_{position}"',
-        '"id": call.call_id or f"call_{number}"',
+        'call_id = f"call_{number}_{position}"',
+        'call_id = f"call_{number}"',
         "calls sent without ids share one id: their results answer the wrong call",
     ),
     M(
@@ -1081,8 +1081,8 @@ MUTANTS = [
     ),
     M(
         "toolloop",
-        "        if refused:\n            result = refuse_tool(",
-        "        if False:\n            result = refuse_tool(",
+        "        if refused:\n            why = ",
+        "        if False:\n            why = ",
         "past the round limit the calls are run and their results go back",
     ),
     M(

@@ -9,9 +9,9 @@ from .runner import (
     MAX_ROUNDS,
     ROUND_LIMIT_OUTPUT,
     ToolResult,
-    refuse_tool,
     round_limit_reached,
     run_tool,
+    unrun_tool,
 )
 from .specs import MAX_ROWS, MAX_TOP, TOOLS, ToolSpec, chat_tools, responses_tools
 
@@ -28,4 +28,5 @@ __all__ = [
     "responses_tools",
     "round_limit_reached",
     "run_tool",
+    "unrun_tool",
 ]

@@ -78,16 +78,16 @@ def run_tool(
     return ToolResult(name, call.raw, output, ok, _summary(name, call, brief, secrets))
 
 
-def refuse_tool(name: str, arguments: str, *, secrets: Iterable[Any] = ()) -> ToolResult:
-    """A call past the round limit: answered with :data:`ROUND_LIMIT_OUTPUT`, never run (a
-    repr of the user's value is the user's code, and may be slow). Its line shows the call as
-    the model sent it, masked."""
+def unrun_tool(
+    name: str, arguments: str, output: str, why: str, *, secrets: Iterable[Any] = ()
+) -> ToolResult:
+    """The call ``name(arguments)`` answered with ``output`` without running it (nothing is
+    read); its line ends ``→ why``."""
     secrets = list(secrets)
     call = _Call(name, {}, DEFAULT, _cleaner(secrets), None)
-    with contextlib.suppress(ToolError):  # malformed: shown without arguments, as when run
+    with contextlib.suppress(ToolError):  # else shown without arguments
         call.raw = _parse(arguments)
-    summary = _summary(name, call, "not run (tool round limit)", secrets)
-    return ToolResult(name, call.raw, ROUND_LIMIT_OUTPUT, False, summary)
+    return ToolResult(name, call.raw, output, False, _summary(name, call, why, secrets))
 
 
 @dataclass
