@@ -60,13 +60,14 @@ def run_calls(
     ctx: CellContext, text: str, calls: list[ToolCall], number: int, *, refused: bool
 ) -> ToolRound:
     """Run ``calls`` (the ``number``-th round, from 1) on the kernel's values; past the round
-    limit (``refused``) none is run and each is answered with the limit's message. A secret
+    limit (``refused``) none is run and each is answered with the limit's message, as are
+    the calls after the first ``MAX_CALLS`` of a round. A secret
     the model echoes in a call's name or arguments is masked in the round kept; a call id
     holding one (or none) is replaced by a numbered id, unique in the turn."""
     from .apikey import known_secrets
     from .describe import Options
     from .errors import redact
-    from .tools import ROUND_LIMIT_OUTPUT, run_tool, unrun_tool
+    from .tools import CALL_LIMIT_OUTPUT, MAX_CALLS, ROUND_LIMIT_OUTPUT, run_tool, unrun_tool
 
     settings = ctx.settings
     options = Options(
@@ -80,6 +81,9 @@ def run_calls(
         if refused:
             why = "not run (tool round limit)"
             result = unrun_tool(call.name, call.arguments, ROUND_LIMIT_OUTPUT, why, secrets=secrets)
+        elif position >= MAX_CALLS:
+            why = f"not run (at most {MAX_CALLS} calls per round)"
+            result = unrun_tool(call.name, call.arguments, CALL_LIMIT_OUTPUT, why, secrets=secrets)
         else:
             result = run_tool(
                 call.name,

@@ -15,7 +15,15 @@ import pytest
 
 from gptmagic.describe import Options, describe
 from gptmagic.testing.server import Reply, _message_text, tokenize
-from gptmagic.tools import MAX_ROUNDS, ROUND_LIMIT_OUTPUT, chat_tools, responses_tools, run_tool
+from gptmagic.tools import (
+    CALL_LIMIT_OUTPUT,
+    MAX_CALLS,
+    MAX_ROUNDS,
+    ROUND_LIMIT_OUTPUT,
+    chat_tools,
+    responses_tools,
+    run_tool,
+)
 from gptmagic.usage import Usage
 from tests.conftest import KEY, interrupt_when, run
 from tests.test_reliability import error_line, interrupt_when_shown
@@ -247,6 +255,35 @@ def test_calls_past_the_round_limit_are_not_run(shell, server, outputs):
         "ok": False,
         "summary": "🔧 describe_variable(thing) → not run (tool round limit)",
     }
+
+
+def test_at_most_twenty_calls_of_one_answer_are_run_the_rest_are_answered_not_run(
+    shell, server, outputs, sales
+):
+    """A model (or a prompt injected through the data) asking for 200 tables at once sent
+    a 735 kB request back (≈280k prompt tokens); the calls past the cap read nothing."""
+    reads = []
+
+    class Counted:
+        def __repr__(self):
+            reads.append(1)
+            return "counted"
+
+    shell.user_ns["counted"] = Counted()
+    describe = {"name": "describe_variable", "arguments": '{"name": "counted"}'}
+    server.enqueue(Reply(tool_calls=[describe] * (MAX_CALLS + 3)), Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nLook at everything").success
+    results = [
+        m["content"] for m in server.chat_requests[1].body["messages"] if m["role"] == "tool"
+    ]
+    assert results == ["counted"] * MAX_CALLS + [CALL_LIMIT_OUTPUT] * 3
+    assert len(reads) == MAX_CALLS
+    lines = final(outputs)["metadata"]["gptmagic"]["tool_calls"]
+    assert [c["ok"] for c in lines] == [True] * MAX_CALLS + [False] * 3
+    assert lines[-1]["summary"] == (
+        f"🔧 describe_variable(counted) → not run (at most {MAX_CALLS} calls per round)"
+    )
+    assert final(outputs)["data"]["text/plain"] == ANSWER
 
 
 def test_a_model_that_never_stops_calling_tools_ends_with_a_clear_error(

@@ -6,6 +6,8 @@ executor that never raises (runner.py). Nothing here evaluates code or imports p
 from __future__ import annotations
 
 from .runner import (
+    CALL_LIMIT_OUTPUT,
+    MAX_CALLS,
     MAX_ROUNDS,
     ROUND_LIMIT_OUTPUT,
     ToolResult,
@@ -16,6 +18,8 @@ from .runner import (
 from .specs import MAX_ROWS, MAX_TOP, TOOLS, ToolSpec, chat_tools, responses_tools
 
 __all__ = [
+    "CALL_LIMIT_OUTPUT",
+    "MAX_CALLS",
     "MAX_ROUNDS",
     "MAX_ROWS",
     "MAX_TOP",

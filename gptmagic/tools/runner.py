@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from ..lasterror import LastError
 
 MAX_ROUNDS = 5  # model turns that may call tools before it must answer
+MAX_CALLS = 20  # calls run per round: each result (up to context_max_chars) is sent back
+CALL_LIMIT_OUTPUT = (
+    f"Not run: at most {MAX_CALLS} tool calls are run per answer. Call fewer at a time."
+)
 SUMMARY_CHARS = 160
 ROUND_LIMIT_OUTPUT = (
     f"Not run: the limit of {MAX_ROUNDS} tool rounds for this prompt is reached. "
