@@ -166,6 +166,22 @@ def test_the_responses_api_sends_function_call_items_and_their_output(
     assert SUMMARY in final(outputs)["data"]["text/markdown"]
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "not-streamed"])
+def test_arguments_sent_as_an_object_not_a_json_text_are_read(
+    shell, server, outputs, sales, stream
+):
+    """Text Generation Inference (and llama.cpp for a while) send a call's arguments as a
+    JSON object, not the JSON text OpenAI sends: the call runs, and goes back as text."""
+    call = {"name": "describe_variable", "arguments": {"name": "sales"}}
+    server.enqueue(Reply(tool_calls=[call]), Reply(text=ANSWER))
+    option = "" if stream else " --no-stream"
+    assert run(shell, f"%%gpt --tools{option}\nHow many rows?").success
+    asked, result = server.chat_requests[1].body["messages"][-2:]
+    assert asked["tool_calls"][0]["function"] == DESCRIBE
+    assert result["content"] == describe(sales, "sales", Options())
+    assert final(outputs)["data"]["text/markdown"].startswith(f"> {SUMMARY}\n\n{ANSWER}")
+
+
 def test_the_settings_tools_trait_turns_tools_on_for_every_cell(shell, server, sales):
     assert run(shell, "%%gpt\nhello").success
     assert "tools" not in server.chat_requests[-1].body

@@ -13,6 +13,7 @@ stays usable).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -195,6 +196,8 @@ def read_tool_calls(choice: Any, part: str) -> list[tuple[int, str | None, str |
         function = field_of(call, "function")
         name = None if function is None else checked(field_of(function, "name"), "name", str)
         arguments = None if function is None else field_of(function, "arguments")
+        if isinstance(arguments, dict):  # TGI sends the object, not OpenAI's JSON text
+            arguments = json.dumps(arguments, ensure_ascii=False)
         found.append(
             (
                 position if number is None else number,

@@ -105,7 +105,8 @@ class Reply:
     answer scripts the same whichever API asks). There `finish_reason` "length" ends the
     response ``incomplete`` (``max_output_tokens``), another reason ``incomplete`` with that
     reason; `tool_calls` (``[{"name", "arguments"}]``, optionally an ``"id"``; else the
-    server numbers them) are function calls the model makes
+    server numbers them; ``arguments`` an object is sent as one, as some servers do) are
+    function calls the model makes
     (after the text, if `text` or `tokens` is given, else instead of it); `fail_after` content
     chunks a stream ends with a `fail_event` (``response.failed`` or ``error``). A chat answer
     with `tool_calls` and `finish_reason` "length" was cut while writing them: the last
@@ -1180,7 +1181,8 @@ class _Handler(BaseHTTPRequestHandler):
                 head = {**call, "index": number, "function": {**function, "arguments": ""}}
                 self._write(_event(_chunk(base, index, {"tool_calls": [head]}, None)))
                 cut = len(arguments) // 2  # the arguments in two pieces, as a model writes them
-                for piece in (arguments[:cut], arguments[cut:]):
+                pieces = (arguments[:cut], arguments[cut:]) if isinstance(arguments, str) else ""
+                for piece in pieces or (arguments,):  # an object (TGI's way): whole
                     delta = {"tool_calls": [{"index": number, "function": {"arguments": piece}}]}
                     self._write(_event(_chunk(base, index, delta, None)))
         for index, (_, finish) in enumerate(plans):
