@@ -89,7 +89,7 @@ TESTS = {
     "toolloop": ("test_tools_chat.py",),
     # -- backends, client, transport, key
     "azure": ("test_backend_azure.py", "test_apis.py", "test_proxy.py"),
-    "fields": ("test_unit_chat_completions.py", "test_backend_responses.py"),
+    "fields": ("test_unit_chat_completions.py", "test_backend_responses.py", "test_outcomes.py"),
     "events": ("test_backend_responses.py", "test_apis.py"),
     "client": (
         "test_url_credentials.py",
@@ -99,7 +99,12 @@ TESTS = {
         "test_reliability.py",
         "test_diagnosis.py",
     ),
-    "transport": ("test_reliability.py", "test_backend_responses.py"),
+    "transport": (
+        "test_reliability.py",
+        "test_outcomes.py",
+        "test_backend_responses.py",
+        "test_images.py",
+    ),
     "apikey": ("test_secrets.py", "test_url_credentials.py", "test_commands.py"),
     # -- pictures, exports, files, rendering
 }
@@ -1353,14 +1358,12 @@ MUTANTS = [
         "    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):",
         "    if value is None or isinstance(value, kind):",
         "a bool where a number belongs (a choice index) is read as 0 or 1",
-        ("test_unit_chat_completions.py", "test_reliability.py", "test_backend_responses.py"),
     ),
     M(
         "fields",
         '    raise MalformedChunk(f"{short(obj)} where an object was expected")',
         "    return None",
         "a chunk or event that is not an object is silently skipped",
-        ("test_unit_chat_completions.py", "test_reliability.py", "test_backend_responses.py"),
     ),
     M(
         "events",
@@ -1450,8 +1453,8 @@ MUTANTS = [
     M(
         "transport",
         'for name in ("httpx2", "httpx"):',
-        'for name in ("httpx2",):',
-        "a dropped connection ends the cell in a traceback, not an incomplete answer",
+        'for name in ("httpx",):',
+        "with the SDK on httpx2, a failed image download ends the cell in a traceback",
     ),
     M(
         "apikey",

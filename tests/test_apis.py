@@ -413,3 +413,64 @@ def test_the_summaries_of_several_tool_rounds_are_not_run_together(
     run(responses, "%config GPTMagic.cache_mode = 'replay'")
     assert run(responses, cell).success
     assert final(outputs)["metadata"]["gptmagic"]["notes"][1:] == [note]
+
+
+def response_body(status: str, output: list, **fields) -> str:
+    """A non-streamed Response object as the API sends it (no usage: not the point here)."""
+    response = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "model": "gpt-4o-mini",
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": None,
+    }
+    return json.dumps(response | fields)
+
+
+REFUSAL = "I'm sorry, I cannot help with that."
+
+
+def refusal_item() -> dict:
+    content = [{"type": "refusal", "refusal": REFUSAL}]
+    return {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed"} | {
+        "content": content
+    }
+
+
+def test_a_streamed_refusal_is_the_answer_shown_and_kept(responses, server, outputs):
+    events = [
+        {"type": "response.refusal.delta", "delta": "I'm sorry, "},
+        {"type": "response.refusal.delta", "delta": "I cannot help with that."},
+        {"type": "response.completed", "response": json.loads(response_body("completed", []))},
+    ]
+    server.enqueue(Reply(raw_chunks=[*map(json.dumps, events), "[DONE]"]))
+    assert run(responses, "%%gpt\nSomething forbidden").success
+    assert final(outputs)["data"]["text/plain"] == REFUSAL
+    [turn] = responses.magics_manager.registry["GPTMagic"].session.conversation.turns
+    assert turn.assistant.content == REFUSAL
+
+
+def test_a_refusal_at_once_is_the_answer_shown(responses, server, outputs):
+    server.enqueue(Reply(raw_body=response_body("completed", [refusal_item()])))
+    assert run(responses, "%%gpt --no-stream\nSomething forbidden").success
+    assert final(outputs)["data"]["text/plain"] == REFUSAL
+
+
+def test_a_failed_response_at_once_is_the_servers_error_and_nothing_is_kept(
+    responses, server, outputs
+):
+    error = {"code": "server_error", "message": "The model failed to generate a response."}
+    text = {"type": "output_text", "text": "Half an answ", "annotations": []}
+    item = refusal_item() | {"content": [text], "status": "incomplete"}
+    server.enqueue(Reply(raw_body=response_body("failed", [item], error=error)))
+    result = run(responses, "%%gpt --no-stream\nStory")
+    assert "The model failed to generate a response." in str(result.error_in_exec)
+    assert not [o for o in outputs.outputs if "gptmagic" in o["metadata"]]
+    assert not responses.magics_manager.registry["GPTMagic"].session.conversation.turns

@@ -379,3 +379,32 @@ def test_the_parts_of_a_summary_at_once_are_kept_apart(sdk, server):
     events = response_events(response, None)
     assert text_of(events, Reasoning) == f"{SUMMARY}\n\n**Two**\n\nSecond."
     assert text_of(events) == "Hi"
+
+
+def ended(kind: str, response: dict) -> str:
+    return json.dumps({"type": kind, "response": response})
+
+
+def test_an_incomplete_response_without_a_reason_is_not_said_to_be_cut_by_max_tokens(sdk, server):
+    """Only ``max_output_tokens`` means the limit cut it; with no ``incomplete_details`` the
+    finish is plain ``incomplete``, so no note blames a max_tokens that was never set."""
+    response = {"status": "incomplete", "incomplete_details": None, "output": []}
+    server.enqueue(Reply(raw_chunks=[text_event("Hal"), ended("response.incomplete", response)]))
+    events = run(sdk)
+    assert [e for e in events if isinstance(e, Finish)] == [Finish(0, "incomplete")]
+    assert text_of(events) == "Hal"
+
+
+def test_raw_reasoning_text_comes_apart_from_the_answer(sdk, server):
+    """Open reasoning models (gpt-oss behind vLLM) stream their reasoning itself as
+    ``response.reasoning_text.delta``: it is reasoning, shown apart, never answer text."""
+    thinking = [
+        json.dumps({"type": "response.reasoning_text.delta", "delta": "The user greets; "}),
+        json.dumps({"type": "response.reasoning_text.delta", "delta": "greet back."}),
+    ]
+    done = ended("response.completed", {"status": "completed", "output": []})
+    server.enqueue(Reply(raw_chunks=[*thinking, text_event("Hi!"), done, "[DONE]"]))
+    events = run(sdk, Request(model="o-reason", reasoning="low"))
+    assert text_of(events, Reasoning) == "The user greets; greet back."
+    assert text_of(events) == "Hi!"
+    assert events[-1] == Finish(0, "stop")

@@ -521,3 +521,21 @@ def test_a_replay_cache_holding_an_svg_is_refused_like_a_server(shell, outputs, 
     message = failed(run(shell, "%gptimage --size 256x256 a red fox"))
     assert message.startswith(f"{host_of(server)} sent image 1 {SVG_REFUSED}")
     assert not image_outputs(outputs) and len(image_requests(server)) == 1
+
+
+def test_an_image_link_whose_host_refuses_the_connection_is_one_line(shell, outputs, server):
+    """The download goes through the HTTP library itself (not the SDK, which wraps its
+    errors): a refused connection is its own exception, which must still be one line."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    link = f"http://127.0.0.1:{port}/fox.png"
+    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"Could not download the image from 127.0.0.1:{port} (ConnectError). Image links "
+        "expire after an hour: run the cell again."
+    )
+    assert images(outputs) == []

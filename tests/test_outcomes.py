@@ -72,6 +72,7 @@ MALFORMED = {
     "choices is a string": (raw(choices="abc"), "'choices' is 'abc', not a list"),
     "content is a number": (chunk(5), "'content' is 5, not str"),
     "index is null": (chunk("!", index=None), "'index' is None"),
+    "index is a bool": (chunk("!", index=False), "'index' is False, not int"),
     "index beyond n": (chunk("!", index=3), "'index' is 3, not an answer number below n = 1"),
     "delta is a string": (choice(delta="abc"), "'abc' where an object was expected"),
     "finish_reason is a number": (choice(finish_reason=7), "'finish_reason' is 7, not str"),

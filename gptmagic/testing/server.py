@@ -99,7 +99,8 @@ class Reply:
     `raw_chunks` replaces a streamed chat or responses answer with exactly these SSE payloads,
     each sent as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is
     UTF-8 encoded), paced by `chunk_delay`; nothing else is added (include ``"[DONE]"``).
-    `raw_body` is the same for a non-streamed chat answer: the exact body of a 200 response.
+    `raw_body` is the same for a non-streamed chat or responses answer: the exact body of a
+    200 response.
 
     A /v1/responses request takes the oldest reply queued for ``responses`` or ``chat`` (a text
     answer scripts the same whichever API asks). There `finish_reason` "length" ends the
@@ -1217,6 +1218,11 @@ class _Handler(BaseHTTPRequestHandler):
             _ResponseStream(self, answer).send()
         else:
             self._before_answer(reply)
+            if reply.raw_body is not None:
+                raw = reply.raw_body
+                data = raw.encode() if isinstance(raw, str) else raw
+                self._send(200, data, "application/json", reply.headers)
+                return
             self._send_json(200, answer.payload(), reply.headers)
 
     def _begin_events(self, headers: dict[str, str]) -> None:
