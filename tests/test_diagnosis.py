@@ -308,3 +308,16 @@ def test_a_failed_image_request_after_the_placeholder_says_none_is_set(
 ):
     run(shell, "%gptimage a red fox")
     assert "wants an API key (401) and none is set" in error_line(capsys)
+
+
+def test_a_web_page_with_a_charset_is_named_as_a_web_page(shell, server, capsys):
+    """Most web servers and single-page apps send ``text/html; charset=utf-8``."""
+    page = "<html><body>Sign in</body></html>"
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    server.enqueue(Reply(error=page, headers=html))
+    assert not run(shell, "%%gpt\nhello").success
+    assert error_line(capsys) == (
+        f"UsageError: {server.url.removeprefix('http://')} answered POST /v1/chat/completions "
+        "with a web page (text/html), not the API's JSON: this is not an OpenAI-compatible API "
+        f"(a web server or a login page?); check GPTMagic.base_url ({server.base_url})."
+    )

@@ -1073,8 +1073,10 @@ class _Handler(BaseHTTPRequestHandler):
         raise _APIError(401, _error_body(message, "invalid_request_error", None, "invalid_api_key"))
 
     def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
+        """A whole response; a ``Content-Type`` among `headers` replaces ``content_type``."""
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        if not any(name.lower() == "content-type" for name in headers):
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
