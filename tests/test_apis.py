@@ -474,3 +474,49 @@ def test_a_failed_response_at_once_is_the_servers_error_and_nothing_is_kept(
     assert "The model failed to generate a response." in str(result.error_in_exec)
     assert not [o for o in outputs.outputs if "gptmagic" in o["metadata"]]
     assert not responses.magics_manager.registry["GPTMagic"].session.conversation.turns
+
+
+def test_azure_base_url_setting_wins_over_azure_openai_endpoint(azure_shell, server, monkeypatch):
+    """Precedence: %config over the environment, for Azure's address as for any other."""
+    with FakeOpenAI(lifetime=60) as other:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", other.url)
+        run(azure_shell, f"%config GPTMagic.base_url = '{server.url}'")
+        server.enqueue(Reply(text="From the setting."))
+        assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+        assert other.requests == []
+    assert [r.path for r in server.requests] == ["/openai/deployments/gpt-4o/chat/completions"]
+
+
+def test_the_api_version_of_a_portal_url_wins_over_openai_api_version(azure_shell, server):
+    """OPENAI_API_VERSION (the environment, VERSION here) is the fallback; a URL copied from
+    the portal into GPTMagic.base_url says which version that resource was set up with."""
+    portal = f"{server.url}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    run(azure_shell, f"%config GPTMagic.base_url = '{portal}'")
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+    [request] = server.requests
+    assert request.query == {"api-version": "2024-10-21"}
+
+
+def test_azure_with_only_an_ad_token_sends_it_as_a_bearer_token(azure_shell, server, monkeypatch):
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", KEY)
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+    [request] = server.requests
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert "api-key" not in request.headers
+
+
+def test_azure_requests_are_retried_only_as_max_retries_says(azure_shell, server):
+    """gptmagic retries (with the wait shown in the cell); the SDK's own retries stay off,
+    or max_retries = 0 would still send three requests."""
+    server.enqueue(Reply(status=503))
+    assert not run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # max_retries = 0
+    assert len(server.requests) == 1
+
+
+def test_a_key_typed_with_gpt_key_is_sent_to_azure(azure_shell, server, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key-from-the-environment-0000")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: KEY)
+    assert run(azure_shell, "%gpt key").success
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+    assert [r.headers["api-key"] for r in server.requests] == [KEY]

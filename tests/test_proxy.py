@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import run
+from tests.conftest import KEY, run
 from tests.test_reliability import closed_port, error_line
 
 
@@ -40,7 +40,8 @@ class _Relay(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length", 0) or 0))
         upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
-        upstream.request(self.command, target.path, body=body or None, headers=headers)
+        path = f"{target.path}?{target.query}" if target.query else target.path
+        upstream.request(self.command, path, body=body or None, headers=headers)
         response = upstream.getresponse()
         payload = response.read()
         self.send_response(response.status)
@@ -179,3 +180,14 @@ def test_a_proxy_set_with_env_in_the_kernel_is_used_from_the_next_cell(
     assert not run(shell, "%%gpt\nhello via a dead proxy").success
     assert f"the proxy 127.0.0.1:{port} (set by HTTP_PROXY)" in error_line(capsys)
     assert len(server.chat_requests) == 2
+
+
+def test_the_proxy_setting_routes_azure_through_the_proxy(shell, server, proxy, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.url)
+    monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    run(shell, "%config GPTMagic.provider = 'azure'")
+    run(shell, f"%config GPTMagic.proxy = '{proxy.url}'")
+    assert run(shell, "%%gpt -m gpt-4o\nhello via proxy").success
+    path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    assert proxy.seen == [f"{server.url}{path}"]
