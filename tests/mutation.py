@@ -105,7 +105,12 @@ TESTS = {
         "test_backend_responses.py",
         "test_images.py",
     ),
-    "apikey": ("test_secrets.py", "test_url_credentials.py", "test_commands.py"),
+    "apikey": (
+        "test_secrets.py",
+        "test_url_credentials.py",
+        "test_apis.py",
+        "test_commands.py",
+    ),
     # -- pictures, exports, files, rendering
 }
 

@@ -134,7 +134,13 @@ def test_a_key_with_whitespace_around_it_is_sent_stripped(shell, server, monkeyp
 
 
 @pytest.mark.parametrize(
-    "inside, what", [("\n", "a line break"), ("é", "a non-ASCII character"), ("\x1b", "a control")]
+    "inside, what",
+    [
+        ("\n", "a line break"),
+        ("é", "a non-ASCII character"),
+        ("\x1b", "a control"),
+        (" ", "a space or tab"),  # two keys pasted as one, or one cut in two
+    ],
 )
 def test_a_key_with_a_character_a_header_cannot_carry_is_refused_before_sending(
     shell, server, monkeypatch, capsys, inside, what
@@ -388,3 +394,13 @@ def test_the_image_prompt_gets_the_body_rules_and_nothing_is_evaluated(shell, se
     [request] = [r for r in server.requests if r.path == "/v1/images/generations"]
     assert request.body["prompt"] == "a fox with *** counting {len(calls)} {calls.append(1)}"
     assert shell.user_ns["calls"] == []
+
+
+def test_a_key_typed_after_a_refused_one_is_sent_from_the_next_cell(shell, server, monkeypatch):
+    """The kernel keeps its client between cells; a new key must not reuse the old one's."""
+    monkeypatch.setenv("OPENAI_API_KEY", OTHER)  # the server accepts only KEY
+    assert not run(shell, "%%gpt\nhello").success
+    type_key(monkeypatch, shell, KEY)
+    assert run(shell, "%%gpt\nhello").success
+    sent = [r.headers["authorization"] for r in server.chat_requests]
+    assert sent == [f"Bearer {OTHER}", f"Bearer {KEY}"]

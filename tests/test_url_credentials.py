@@ -178,3 +178,35 @@ def test_a_refused_base_url_password_is_named_not_the_key(shell, server):
         result = run(shell, cell)
         assert str(result.error_in_exec) == line, cell
     assert [r.headers["authorization"][:6] for r in server.requests] == ["Basic "] * 2
+
+
+def test_a_proxy_password_from_all_proxy_is_not_shown_in_the_dry_run(shell, outputs, monkeypatch):
+    monkeypatch.setenv("ALL_PROXY", PROXY)
+    run(shell, "import os; cfg = {'proxy': os.environ['ALL_PROXY']}")
+    assert run(shell, "%%gpt --dry-run\nmy settings: {cfg}").success
+    shown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert PROXY_PASSWORD not in shown and f"{PROXY_USER}:***@proxy.invalid" in shown
+
+
+def test_the_password_of_a_proxy_written_without_a_scheme_is_not_shown(shell, outputs, monkeypatch):
+    """``user:password@proxy:3128`` (no ``http://``) is how many set HTTPS_PROXY by hand."""
+    bare = PROXY.removeprefix("http://")
+    monkeypatch.setenv("HTTPS_PROXY", bare)
+    run(shell, "import os; cfg = {'proxy': os.environ['HTTPS_PROXY']}")
+    assert run(shell, "%%gpt --dry-run\nmy settings: {cfg}").success
+    shown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert PROXY_PASSWORD not in shown and f"{PROXY_USER}:***@proxy.invalid" in shown
+
+
+def test_a_base_url_password_stays_masked_after_the_setting_changes(shell, server):
+    """Moving to another server does not make the old gateway's password less secret."""
+    with FakeOpenAI(lifetime=120) as gateway:  # accepts the Basic auth the URL's user sends
+        port = gateway.base_url.rsplit(":", 1)[1].split("/")[0]
+        url = f"http://{USER}:{PASSWORD}@127.0.0.1:{port}/v1"
+        run(shell, f"%config GPTMagic.base_url = {url!r}")
+        assert run(shell, "%%gpt\nhello").success
+    run(shell, "%config GPTMagic.base_url = ''")  # back to OPENAI_BASE_URL: the local server
+    run(shell, f"old = {url!r}")
+    assert run(shell, "%%gpt\nthe old gateway was {old}").success
+    sent = server.chat_requests[-1].body["messages"][-1]["content"]
+    assert sent == f"the old gateway was http://{USER}:***@127.0.0.1:{port}/v1"
