@@ -1286,6 +1286,13 @@ MUTANTS = [
         "a tool result answers the item id (fc_...), not the call_id",
     ),
     M(
+        "responses",
+        'said = [_input_item(message)] if message.get("content") else []',
+        "said = []",
+        "the model's words beside its tool calls are dropped from the history sent",
+        ("test_backend_responses.py", "test_apis.py", "test_tools_chat.py"),
+    ),
+    M(
         "usage",
         'details = get("output_tokens_details") or get("completion_tokens_details")',
         'details = get("completion_tokens_details")',
@@ -1357,6 +1364,12 @@ MUTANTS = [
         "        proxy=endpoint.proxy,\n",
         "",
         "GPTMagic.proxy is not applied to Azure",
+    ),
+    M(
+        "azure",
+        "        timeout=timeout,\n        max_retries=0,",
+        "        max_retries=0,",
+        "GPTMagic.timeout is not applied to Azure: a stalled resource is waited for 10 minutes",
     ),
     M(
         "fields",
@@ -1442,6 +1455,18 @@ MUTANTS = [
         'if raw.headers.get("content-type", "").startswith("text/html"):',
         'if raw.headers.get("content-type", "") == "text/html":',
         "a web page sent as text/html; charset=utf-8 is not recognised",
+    ),
+    M(
+        "client",
+        'host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname',
+        "host = parts.hostname",
+        "an IPv6 server is shown without brackets, and [::1] is not local: a key is asked",
+    ),
+    M(
+        "client",
+        'return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))',
+        'return urlunsplit(parts._replace(netloc=parts.netloc.partition("@")[2]))',
+        "the part of a password after an @ in it is shown",
     ),
     M(
         "transport",

@@ -520,3 +520,13 @@ def test_a_key_typed_with_gpt_key_is_sent_to_azure(azure_shell, server, monkeypa
     assert run(azure_shell, "%gpt key").success
     assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
     assert [r.headers["api-key"] for r in server.requests] == [KEY]
+
+
+def test_a_stalled_azure_stream_ends_at_gptmagic_timeout(azure_shell, server, outputs):
+    run(azure_shell, "%config GPTMagic.timeout = 0.5")
+    server.enqueue(Reply(text="one two three four", stall=5))
+    result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    assert str(result.error_in_exec).startswith(
+        "The answer is incomplete: the server sent nothing for 0.5 s (GPTMagic.timeout"
+    )
+    assert final(outputs)["data"]["text/plain"] == "one "

@@ -404,3 +404,12 @@ def test_a_key_typed_after_a_refused_one_is_sent_from_the_next_cell(shell, serve
     assert run(shell, "%%gpt\nhello").success
     sent = [r.headers["authorization"] for r in server.chat_requests]
     assert sent == [f"Bearer {OTHER}", f"Bearer {KEY}"]
+
+
+def test_status_of_a_local_ipv6_server_shows_its_host_and_asks_no_key(shell, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    run(shell, "%config GPTMagic.base_url = 'http://[::1]:8000/v1'")
+    capsys.readouterr()
+    assert run(shell, "%gpt").success  # status only: nothing is sent
+    line = capsys.readouterr().out
+    assert " at [::1]:8000 · " in line and " key none (local server)." in line

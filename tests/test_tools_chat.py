@@ -182,6 +182,22 @@ def test_arguments_sent_as_an_object_not_a_json_text_are_read(
     assert final(outputs)["data"]["text/markdown"].startswith(f"> {SUMMARY}\n\n{ANSWER}")
 
 
+def test_the_responses_api_sends_the_words_beside_the_calls_before_them(
+    shell, server, outputs, sales
+):
+    """The model's "Let me look." is part of its turn: the next request gives it back as an
+    assistant item ahead of its function_call, as the model wrote them."""
+    run(shell, "%config GPTMagic.api = 'responses'")
+    said = Reply(text="Let me look.", tool_calls=[DESCRIBE], endpoint="responses")
+    server.enqueue(said, Reply(text=ANSWER))
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    second = server.responses_requests[1]
+    assert second.body["input"][1:3] == [
+        {"role": "assistant", "content": "Let me look."},
+        {"type": "function_call", "call_id": "call_fake1_0", **DESCRIBE},
+    ]
+
+
 def test_the_settings_tools_trait_turns_tools_on_for_every_cell(shell, server, sales):
     assert run(shell, "%%gpt\nhello").success
     assert "tools" not in server.chat_requests[-1].body

@@ -210,3 +210,12 @@ def test_a_base_url_password_stays_masked_after_the_setting_changes(shell, serve
     assert run(shell, "%%gpt\nthe old gateway was {old}").success
     sent = server.chat_requests[-1].body["messages"][-1]["content"]
     assert sent == f"the old gateway was http://{USER}:***@127.0.0.1:{port}/v1"
+
+
+def test_a_password_with_an_at_sign_in_it_is_not_shown_in_part(shell, outputs):
+    """Pasted unencoded, ``p@ss`` leaves two @ in the address: the host is after the last."""
+    run(shell, "%config GPTMagic.base_url = 'http://alice:hunter2@gw-pw@127.0.0.1:9/v1'")
+    assert run(shell, "%%gpt --dry-run\nhello").success  # the dry run connects nowhere
+    shown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert "POST http://127.0.0.1:9/v1/chat/completions" in shown
+    assert "gw-pw" not in shown and "hunter2" not in shown
