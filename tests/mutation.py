@@ -1446,9 +1446,15 @@ MUTANTS = [
     ),
     M(
         "client",
-        "cache_key = (endpoint, key, environment)",
-        "cache_key = (endpoint, environment)",
+        "cache_key = (endpoint, key, credentials, environment)",
+        "cache_key = (endpoint, credentials, environment)",
         "a key typed (or forgotten) after the first cell is not used: the old client stays",
+    ),
+    M(
+        "client",
+        "cache_key = (endpoint, key, credentials, environment)",
+        "cache_key = (endpoint, key, environment)",
+        "an Azure AD token renewed with %env is not used until the kernel restarts",
     ),
     M(
         "client",

@@ -530,3 +530,19 @@ def test_a_stalled_azure_stream_ends_at_gptmagic_timeout(azure_shell, server, ou
         "The answer is incomplete: the server sent nothing for 0.5 s (GPTMagic.timeout"
     )
     assert final(outputs)["data"]["text/plain"] == "one "
+
+
+@pytest.mark.parametrize("variable", ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"])
+def test_a_new_azure_credential_in_the_environment_is_sent_from_the_next_cell(
+    azure_shell, server, monkeypatch, variable
+):
+    """AD tokens expire within hours: a token renewed with %env (or a key corrected) must be
+    used from the next cell, as a new OPENAI_API_KEY is, not after a kernel restart."""
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    monkeypatch.setenv(variable, "expired-credential-0000000000")
+    assert not run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # refused: 401
+    monkeypatch.setenv(variable, KEY)
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+    header = "api-key" if variable == "AZURE_OPENAI_API_KEY" else "authorization"
+    sent = [r.headers[header].removeprefix("Bearer ") for r in server.requests]
+    assert sent == ["expired-credential-0000000000", KEY]
