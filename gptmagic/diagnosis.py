@@ -42,6 +42,7 @@ def explain_failure(
         placeholder_key=getattr(sdk, "api_key", None) == PLACEHOLDER,
         url_credentials=sends_url_credentials(endpoint),
         deployment=model_is_deployment(endpoint.provider),
+        key_variable=key_variable(endpoint),
     )
     # Azure's model list holds base models, not deployments: it cannot tell a 404's cause.
     probe = what != "model list" and sdk is not None and not facts.deployment
@@ -56,6 +57,17 @@ def explain_failure(
         what=what,
         facts=facts,
     )
+
+
+def key_variable(endpoint: Endpoint) -> str:
+    """The environment variable the key sent comes from: ``OPENAI_API_KEY``, or another
+    provider's own (Azure's client never reads ``OPENAI_API_KEY``)."""
+    from .backends import PROVIDERS, secret_variables
+
+    if endpoint.provider not in PROVIDERS:
+        return "OPENAI_API_KEY"
+    names = secret_variables(endpoint.provider)
+    return next((name for name in names if os.environ.get(name, "").strip()), names[0])
 
 
 def sends_url_credentials(endpoint: Endpoint) -> bool:

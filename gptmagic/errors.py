@@ -212,6 +212,7 @@ class Facts:
     models: tuple[str, ...] | None = None  # GET /models after a 404, when it answered
     models_missing: bool = False  # GET /models answered 404 too
     deployment: bool = False  # the model names a deployment (Azure), not a model
+    key_variable: str = "OPENAI_API_KEY"  # where the key sent comes from (Azure: its own)
 
 
 def explain(
@@ -278,7 +279,7 @@ def _explain(
         return _no_key(exc, host, what, facts)
     if isinstance(exc, openai.AuthenticationError):
         return (
-            f"{host} rejected the API key (401). Set a valid key in the OPENAI_API_KEY "
+            f"{host} rejected the API key (401). Set a valid key in the {facts.key_variable} "
             "environment variable before starting the kernel (or run %gpt key to type one)."
         )
     if isinstance(exc, openai.PermissionDeniedError):

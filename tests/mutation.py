@@ -1475,6 +1475,13 @@ MUTANTS = [
         "the part of a password after an @ in it is shown",
     ),
     M(
+        "diagnosis",
+        "        key_variable=key_variable(endpoint),\n",
+        "",
+        "a refused Azure key says to set OPENAI_API_KEY, which the Azure client never reads",
+        ("test_apis.py",),
+    ),
+    M(
         "transport",
         "[openai.APIError, json.JSONDecodeError, MalformedChunk]",
         "[openai.APIError, MalformedChunk]",

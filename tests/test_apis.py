@@ -546,3 +546,19 @@ def test_a_new_azure_credential_in_the_environment_is_sent_from_the_next_cell(
     header = "api-key" if variable == "AZURE_OPENAI_API_KEY" else "authorization"
     sent = [r.headers[header].removeprefix("Bearer ") for r in server.requests]
     assert sent == ["expired-credential-0000000000", KEY]
+
+
+@pytest.mark.parametrize("variable", ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"])
+def test_a_refused_azure_key_names_the_variable_it_came_from(
+    azure_shell, server, monkeypatch, variable
+):
+    """Not OPENAI_API_KEY, which the Azure client never reads: setting it would change
+    nothing."""
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    monkeypatch.setenv(variable, "wrong-credential-00000000000000")
+    result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    assert str(result.error_in_exec) == (
+        f"{server.url.removeprefix('http://')} rejected the API key (401). Set a valid key in "
+        f"the {variable} environment variable before starting the kernel (or run %gpt key "
+        "to type one)."
+    )
