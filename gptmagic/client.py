@@ -109,18 +109,19 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
     """
     import urllib.request
 
-    from .backends import client_factory, secret_variables
+    from .backends import client_factory, provider_environment
     from .session import Secret
 
     factory = client_factory(endpoint.provider)
-    # A provider other than OpenAI reads its own key variables unless one was typed here: a
-    # new value (an Azure AD token renewed with %env) needs a new client, as a new key does.
+    # A provider other than OpenAI reads its own key variables unless one was typed here.
     key = resolve_key(session, endpoint.host) if factory is None else session.typed_key
-    variables = secret_variables(endpoint.provider) if factory is not None else ()
-    credentials = tuple(Secret(os.environ.get(name, "")) for name in variables)
+    # What its client reads from the environment when it is made: a new value (an Azure AD
+    # token renewed with %env, another api-version) needs a new client, as a new key does.
+    variables = provider_environment(endpoint.provider)
+    provider_env = tuple(Secret(os.environ.get(name, "")) for name in variables)
     # The HTTP library reads HTTP(S)_PROXY when a client is made: a %env change needs a new one.
     environment = () if endpoint.proxy else tuple(sorted(urllib.request.getproxies().items()))
-    cache_key = (endpoint, key, credentials, environment)
+    cache_key = (endpoint, key, provider_env, environment)
     check_scheme(endpoint)
     if cache_key in session.clients:
         return session.clients[cache_key]

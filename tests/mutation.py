@@ -1372,6 +1372,12 @@ MUTANTS = [
         "GPTMagic.timeout is not applied to Azure: a stalled resource is waited for 10 minutes",
     ),
     M(
+        "azure",
+        "ENVIRONMENT = (ENDPOINT_ENV, KEY_ENV, AD_TOKEN_ENV, VERSION_ENV)",
+        "ENVIRONMENT = (ENDPOINT_ENV, KEY_ENV, AD_TOKEN_ENV)",
+        "an OPENAI_API_VERSION changed with %env is not used until the kernel restarts",
+    ),
+    M(
         "fields",
         "    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):",
         "    if value is None or isinstance(value, kind):",
@@ -1446,13 +1452,13 @@ MUTANTS = [
     ),
     M(
         "client",
-        "cache_key = (endpoint, key, credentials, environment)",
-        "cache_key = (endpoint, credentials, environment)",
+        "cache_key = (endpoint, key, provider_env, environment)",
+        "cache_key = (endpoint, provider_env, environment)",
         "a key typed (or forgotten) after the first cell is not used: the old client stays",
     ),
     M(
         "client",
-        "cache_key = (endpoint, key, credentials, environment)",
+        "cache_key = (endpoint, key, provider_env, environment)",
         "cache_key = (endpoint, key, environment)",
         "an Azure AD token renewed with %env is not used until the kernel restarts",
     ),

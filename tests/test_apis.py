@@ -562,3 +562,11 @@ def test_a_refused_azure_key_names_the_variable_it_came_from(
         f"the {variable} environment variable before starting the kernel (or run %gpt key "
         "to type one)."
     )
+
+
+def test_a_new_openai_api_version_is_sent_from_the_next_cell(azure_shell, server, monkeypatch):
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+    monkeypatch.setenv("OPENAI_API_VERSION", "2025-03-01-preview")  # as %env would
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
+    sent = [r.query["api-version"] for r in server.requests]
+    assert sent == [VERSION, "2025-03-01-preview"]

@@ -87,6 +87,13 @@ def model_is_deployment(provider: str) -> bool:
     return bool(entry) and getattr(_module(entry[0]), "MODEL_IS_DEPLOYMENT", False)
 
 
+def provider_environment(provider: str) -> tuple[str, ...]:
+    """The environment variables a provider's client reads when it is made (address,
+    credentials, version; a module's ``ENVIRONMENT``): a new value needs a new client."""
+    entry = PROVIDERS.get(provider)
+    return getattr(_module(entry[0]), "ENVIRONMENT", ()) if entry else ()
+
+
 def client_factory(provider: str) -> Callable[[Any, Any], Any] | None:
     """A provider's ``make_client(endpoint, key)``; None for the OpenAI client."""
     entry = PROVIDERS.get(provider)

@@ -22,6 +22,8 @@ ENDPOINT_ENV = "AZURE_OPENAI_ENDPOINT"
 KEY_ENV = "AZURE_OPENAI_API_KEY"
 AD_TOKEN_ENV = "AZURE_OPENAI_AD_TOKEN"
 VERSION_ENV = "OPENAI_API_VERSION"
+#: what the client reads from the environment when it is made: a change needs a new client
+ENVIRONMENT = (ENDPOINT_ENV, KEY_ENV, AD_TOKEN_ENV, VERSION_ENV)
 #: the hosts of Azure OpenAI resources (classic and AI Foundry)
 AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 #: gptmagic's model names a deployment here; ``GET /models`` lists the base models the resource
