@@ -21,6 +21,7 @@ import nbformat
 import openai
 import pytest
 from IPython.display import Image as IPythonImage
+from matplotlib.patches import Rectangle
 from nbconvert import HTMLExporter
 from PIL import Image
 
@@ -132,6 +133,7 @@ def test_an_ipython_image_sends_its_data():
         b"hello",
         b"",
         b"\x89PN",  # a prefix of the signature
+        b"\xff\xd8\x00 text",  # JPEG's first two bytes, not its signature (FF D8 FF)
         b"GIF89a\x01\x00\x01\x00",  # an image, but not one gptmagic sends
         "\x89PNG\r\n\x1a\n",  # the signature as text, not bytes
         "chart.png",  # a name says nothing
@@ -354,6 +356,21 @@ def test_an_image_one_byte_over_the_bytes_cap_is_reencoded_within_it():
     assert picture.width < 40
 
 
+def test_an_image_of_exactly_the_pixel_limit_is_resized_not_refused(monkeypatch):
+    monkeypatch.setattr(pictures, "MAX_PIXELS", 20 * 10)
+    picture = as_picture(render_png(20, 10, 0), "p", max_side=10)
+    assert (picture.mime, picture.width, picture.height) == ("image/png", 10, 5)
+
+
+def test_a_palette_image_with_a_transparent_colour_too_big_stays_a_png():
+    image = noise("P", (200, 150))
+    image.info["transparency"] = 0
+    png = encoded(image, transparency=0)
+    picture = as_picture(image, "logo", max_bytes=len(png) // 2)
+    assert picture.mime == "image/png"
+    assert decoded(picture).mode == "RGBA" and len(picture.data) <= len(png) // 2
+
+
 def test_a_photo_too_big_as_png_is_sent_as_jpeg_at_full_size():
     image = noise("RGB", (400, 300))
     png_bytes = len(encoded(image))
@@ -370,6 +387,16 @@ def test_a_large_figure_is_rendered_once_at_the_dpi_that_fits_the_side_cap():
     picture = as_picture(figure, "big", max_side=500)
     assert dpis == [pytest.approx(500 / 30)]
     assert 300 < picture.width <= 500  # "tight" trims the margins
+
+
+def test_a_figure_whose_render_is_exactly_the_side_cap_is_rendered_once_at_its_dpi():
+    figure = matplotlib.figure.Figure(figsize=(6.2, 1), dpi=10)  # + 0.1 in padding each side
+    figure.add_artist(Rectangle((0, 0), 1, 1, transform=figure.transFigure))
+    dpis = []
+    savefig = figure.savefig
+    figure.savefig = lambda *args, **kwargs: dpis.append(kwargs["dpi"]) or savefig(*args, **kwargs)
+    picture = as_picture(figure, "fig", max_side=64)
+    assert (picture.width, picture.height, dpis) == (64, 12, [10])
 
 
 def test_a_large_figure_is_rendered_at_a_lower_dpi_within_both_caps():
@@ -469,6 +496,10 @@ def test_the_placeholder_names_the_label_size_kind_and_bytes():
     )
 
 
+def test_a_megabyte_is_shown_as_1_mb():
+    assert placeholder(Picture("image/png", b"x" * 1_000_000, 9, 9)) == "[image: 9×9 PNG, 1 MB]"
+
+
 def test_the_markdown_thumbnail_is_an_img_scaled_to_the_longest_side_with_the_placeholder():
     picture = as_picture(noise("RGB", (640, 480)), "fig")
     markdown = thumbnail_markdown(picture)
@@ -501,6 +532,16 @@ def test_without_pil_a_big_picture_is_shown_as_its_placeholder(monkeypatch):
     big = Picture("image/png", b"\0" * (pictures.THUMBNAIL_EMBED_BYTES + 1), 900, 900, "<b>")
     assert thumbnail_markdown(big) == "[image: &lt;b&gt;, 900×900 PNG, 262 kB]"
     assert thumbnail_output(big) == ({"text/plain": "[image: <b>, 900×900 PNG, 262 kB]"}, {})
+
+
+def test_without_pil_a_picture_of_exactly_the_embed_cap_is_shown_as_an_image(monkeypatch):
+    monkeypatch.delitem(sys.modules, "PIL.Image")
+    size = pictures.THUMBNAIL_EMBED_BYTES
+    picture = Picture("image/png", b"\0" * size, 900, 900, "p")
+    data, metadata = thumbnail_output(picture)
+    assert data["image/png"] == base64.b64encode(picture.data).decode()
+    assert metadata == {"image/png": {"width": 160}}
+    assert thumbnail_markdown(picture).startswith('<img src="data:image/png;base64,AAAA')
 
 
 def test_the_thumbnail_output_is_an_image_bundle_with_a_width_and_the_placeholder():
