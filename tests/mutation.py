@@ -1672,7 +1672,7 @@ MUTANTS = [
         "livemask",
         "        if any(len(form) > len(tail) and form.startswith(tail) for form in forms):",
         "        if any(len(form) >= len(tail) and form.startswith(tail) for form in forms):",
-        "a whole key at a piece's end is held back, not shown masked at once",
+        "a whole password (shorter than the key) at a piece's end is held back, not shown",
     ),
     M(
         "livemask",

@@ -229,6 +229,9 @@ class Sink:
     def finish(self, bundle, metadata):
         pass
 
+    def discard(self):
+        pass
+
 
 def test_the_view_keeps_the_text_received():
     sink = Sink()
@@ -253,3 +256,23 @@ def test_a_flush_inside_the_key_shows_none_of_it():
     view.finish({}, {})
     assert "".join(t for _, t in sink.got) == "Your key is *** ok"
     assert not any(piece in json.dumps(sink.got) for piece in pieces_of(KEY, 4))
+
+
+def test_a_whole_secret_at_the_end_of_a_piece_is_shown_masked_at_once():
+    """A proxy password shorter than the key, whole at a piece's end: nothing can follow that
+    would show more of it, so it is shown masked at once, not held."""
+    sink = Sink()
+    view = MaskedView(sink, [Secret(KEY), Secret("hunter2-proxy")])
+    view.append(0, "The proxy password is hunter2-proxy")
+    assert sink.got == [(0, "The proxy password is ***")]
+
+
+def test_an_answer_that_fails_shows_the_text_held_back_masked():
+    """A failure after some text (the next tool round refused, the budget reached) ends the
+    answer: what was held as a possible beginning of the key is shown, masked."""
+    sink = Sink()
+    view = MaskedView(sink, [Secret(KEY)])
+    view.append(0, f"Looking at {KEY[:3]}")
+    assert sink.got == [(0, "Looking at ")]
+    view.discard()
+    assert sink.got == [(0, "Looking at "), (0, KEY[:3])]
