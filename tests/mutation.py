@@ -1727,7 +1727,7 @@ MUTANTS = [
         "export",
         "    calls = [{k: c[k] for k in CALL} for c in calls] if calls else None",
         "    calls = calls or None",
-        "a hand-added field of a loaded tool call is sent to the server",
+        "a hand-added field of a loaded tool call is kept (saved again, keyed in the cache)",
     ),
     M(
         "export",

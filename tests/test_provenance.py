@@ -76,3 +76,17 @@ def test_replayed_answers_say_so_in_the_history(shell, outputs, tmp_path):
     run(shell, "%%gpt --new\nhello")
     run(shell, "%gpt history")
     assert "· replayed</sub>" in outputs.markdown()[-1]
+
+
+def test_a_replayed_answer_saved_as_markdown_loads_back_replayed_with_its_text_alone(
+    shell, tmp_path
+):
+    run(shell, f"%config GPTMagic.cache = {str(tmp_path / 'c.jsonl')!r}")
+    run(shell, "%%gpt\nhello")
+    run(shell, "%%gpt --new\nhello")
+    answer = conversation(shell).turns[0].assistant.content
+    path = tmp_path / "chat.md"
+    assert run(shell, f"%gpt save {path}").success
+    assert run(shell, f"%gpt load {path}").success
+    [turn] = conversation(shell).turns
+    assert (turn.assistant.content, turn.assistant.meta["replayed"]) == (answer, True)

@@ -549,6 +549,23 @@ def test_markdown_and_notebook_show_the_summaries_and_load_back_the_answers(
     assert (turn.user.content, turn.assistant.content, turn.steps) == ("How many rows?", ANSWER, [])
 
 
+def test_a_loaded_tool_call_keeps_only_its_id_name_and_arguments(shell, tmp_path):
+    call = {"id": "call_1", **DESCRIBE, "note": "added by hand", "type": "function"}
+    steps = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "96 rows", "tool_call_id": "call_1"},
+    ]
+    turn = {"user": {"role": "user", "content": "hi"}, "steps": steps}
+    turn["assistant"] = {"role": "assistant", "content": "ok"}
+    data = {"format": "gptmagic.conversation", "version": 1, "system": "", "turns": [turn]}
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(data))
+    assert run(shell, f"%gpt load {path}").success
+    assert run(shell, f"%gpt save {path}").success
+    saved = json.loads(path.read_text())["turns"][0]["steps"][0]["tool_calls"]
+    assert saved == [{"id": "call_1", **DESCRIBE}]
+
+
 def test_loading_a_tool_result_that_answers_no_call_is_refused(shell, tmp_path, capsys):
     user = {"role": "user", "content": "hi"}
     result = {"role": "tool", "content": "x", "tool_call_id": "call_9"}
