@@ -128,6 +128,7 @@ def test_paths_with_spaces_can_be_quoted(shell, tmp_path):
         ("%gpt save 'unclosed", "Cannot read the options"),
         ("%gpt save ~gptmagic-no-such-user/c.json", "is no known user's home folder"),
         ("%gpt load ~gptmagic-no-such-user/c.json", "is no known user's home folder"),
+        ("%gpt save a\x00b.json", "a file name cannot contain a NUL character"),
     ],
 )
 def test_bad_subcommand_input_is_one_line(shell, capsys, line, message):

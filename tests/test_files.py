@@ -93,6 +93,22 @@ def test_write_new_never_overwrites_and_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
 
 
+def test_without_hard_links_write_new_still_never_overwrites(tmp_path, monkeypatch):
+    """A file system without hard links (some network or FAT ones): the name is claimed
+    with an exclusive create instead, which fails on an existing file."""
+
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("os.link", no_links)
+    path = tmp_path / "a.png"
+    write_new(path, b"first")
+    with pytest.raises(FileExistsError):
+        write_new(path, b"second")
+    assert path.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
 def test_write_atomic_into_a_missing_folder_fails_before_touching_anything(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_atomic(tmp_path / "missing" / "x.json", b"{}")
