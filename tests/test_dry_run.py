@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from gptmagic.content import message_tokens
 from tests.conftest import run
 
 TABLE = "|  | x |\n|---|---|\n| 0 | 1 |\n| 1 | 2 |"
@@ -57,3 +58,15 @@ def test_an_unclosed_fence_in_the_prompt_is_closed_before_the_json(shell, output
 def test_a_closed_fence_is_left_as_it_is(shell, outputs):
     markdown, _ = dry_run(shell, outputs, "Why?\n```\nx = 1\n```")
     assert "\n\n---\n\nWhy?\n```\nx = 1\n```\n\n---\n\n" in markdown
+
+
+def test_the_token_estimate_counts_the_history_sent_with_the_prompt(shell, outputs, server):
+    assert run(shell, "%%gpt -s 'Be brief.'\nWhat is a DataFrame?").success
+    run(shell, "%%gpt --dry-run\nAnd a Series?")
+    output = outputs.outputs[-1]
+    sent = json.loads(output["data"]["text/plain"].split("\n----- the request body -----\n")[1])
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
+    expected = sum(message_tokens(m["content"]) for m in sent["messages"])
+    assert output["metadata"]["gptmagic"]["estimated_prompt_tokens"] == expected
+    assert f"≈{expected:,} prompt tokens (estimate)." in output["data"]["text/plain"]
+    assert len(server.chat_requests) == 1
