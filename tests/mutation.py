@@ -1881,7 +1881,7 @@ MUTANTS = [
         "content",
         '        return {"type": "image", "png_pixels": pixels, "detail": detail}',
         '        return {"type": "image", "png_pixels": pixels}',
-        "a figure asked at low detail replays the high-detail recording",
+        "an image at low detail replays a recording made at high detail",
     ),
     M(
         "content",

@@ -30,6 +30,7 @@ from gptmagic.content import (
 from gptmagic.conversation import Message
 from gptmagic.pictures import png_size
 from gptmagic.session import session_for
+from gptmagic.testing.server import render_png
 from gptmagic.tokens import MESSAGE_OVERHEAD
 from tests.conftest import run
 
@@ -407,6 +408,35 @@ def test_a_different_picture_is_not_served_the_recorded_answer(shell, server, tm
     shell.user_ns["photo"] = Image.new("RGB", (8, 8), (3, 2, 1))
     result = run(shell, "%%gpt --no-history\nWhat is {photo}?")
     assert not result.success and "No recorded answer" in capsys.readouterr().err
+
+
+def test_an_image_sent_at_another_detail_is_not_served_the_recorded_answer(
+    shell, server, tmp_path, capsys
+):
+    """A loaded conversation may hold an image at ``low`` detail (512 px): the model saw
+    another picture than at ``high``, so a follow-up recorded after one is not the other's."""
+    png = base64.b64encode(render_png(8, 8, 0)).decode()
+
+    def loaded(detail: str) -> None:
+        image = {"url": f"data:image/png;base64,{png}", "detail": detail}
+        user = {"role": "user", "content": [{"type": "image_url", "image_url": image}]}
+        turn = {"user": user, "assistant": {"role": "assistant", "content": "A square."}}
+        data = {"format": "gptmagic.conversation", "version": 1, "turns": [turn]}
+        path = tmp_path / f"{detail}.json"
+        path.write_text(json.dumps(data))
+        ok(shell, f"%gpt load {path}")
+
+    ok(shell, f"%config GPTMagic.cache = {str(tmp_path / 'answers.gptcache.jsonl')!r}")
+    loaded("low")
+    ok(shell, "%%gpt\nWhat colour is it?")
+    ok(shell, "%config GPTMagic.cache_mode = 'replay'")
+    loaded("low")
+    ok(shell, "%%gpt\nWhat colour is it?")  # the same conversation: replayed
+    loaded("high")
+    capsys.readouterr()
+    result = run(shell, "%%gpt\nWhat colour is it?")
+    assert not result.success and "No recorded answer" in capsys.readouterr().err
+    assert len(server.chat_requests) == 1
 
 
 # -- imports -------------------------------------------------------------------------------
