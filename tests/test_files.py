@@ -84,23 +84,16 @@ def test_an_image_that_fails_while_saving_leaves_no_partial_file(shell, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_write_new_never_overwrites_and_leaves_no_temporary_file(tmp_path):
-    path = tmp_path / "a.png"
-    write_new(path, b"first")
-    with pytest.raises(FileExistsError):
-        write_new(path, b"second")
-    assert path.read_bytes() == b"first"
-    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+def no_hard_links(source, target):
+    raise PermissionError(1, "Operation not permitted")
 
 
-def test_without_hard_links_write_new_still_never_overwrites(tmp_path, monkeypatch):
-    """A file system without hard links (some network or FAT ones): the name is claimed
-    with an exclusive create instead, which fails on an existing file."""
-
-    def no_links(source, target):
-        raise PermissionError(1, "Operation not permitted")
-
-    monkeypatch.setattr("os.link", no_links)
+@pytest.mark.parametrize("hard_links", [True, False], ids=["hard links", "no hard links"])
+def test_write_new_never_overwrites_and_leaves_no_temporary_file(tmp_path, monkeypatch, hard_links):
+    """Without hard links (some network or FAT file systems) the name is claimed with an
+    exclusive create instead, which fails on an existing file just the same."""
+    if not hard_links:
+        monkeypatch.setattr("os.link", no_hard_links)
     path = tmp_path / "a.png"
     write_new(path, b"first")
     with pytest.raises(FileExistsError):
