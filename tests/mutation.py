@@ -1700,6 +1700,18 @@ MUTANTS = [
     ),
     M(
         "livemask",
+        "        self._heads = [form[: masked_beginning(form)] for form in forms]",
+        "        self._heads = [form[: masked_beginning(form) + 1] for form in forms]",
+        "a piece ending on exactly a key's 12 first characters is shown unmasked",
+    ),
+    M(
+        "livemask",
+        "        shown = self._masked(self._held)",
+        "        shown = self._held",
+        "the tail held back is shown unmasked when the answer ends",
+    ),
+    M(
+        "livemask",
         "    def discard(self) -> None:\n        self._release()\n",
         "    def discard(self) -> None:\n",
         "a failed answer loses the text held back",

@@ -276,3 +276,14 @@ def test_an_answer_that_fails_shows_the_text_held_back_masked():
     assert sink.got == [(0, "Looking at ")]
     view.discard()
     assert sink.got == [(0, "Looking at "), (0, KEY[:3])]
+
+
+@pytest.mark.parametrize(("length", "shown"), [(11, KEY[:11]), (12, "***")])
+def test_an_answer_ending_on_a_keys_beginning_shows_it_masked_from_12_characters(length, shown):
+    """Cut off after the key's first 11 characters, they show (at most a public prefix and
+    three more); after 12, the beginning is masked."""
+    sink = Sink()
+    view = MaskedView(sink, [Secret(KEY)])
+    view.append(0, f"Your key is {KEY[:length]}")
+    view.finish({}, {})
+    assert "".join(text for _, text in sink.got) == f"Your key is {shown}"
