@@ -20,6 +20,11 @@ from traitlets.config import Config
 
 from gptmagic.testing.server import FakeOpenAI
 
+# A shell starts a background job (`cmd &`) with SIGINT ignored, and Python then installs no
+# KeyboardInterrupt handler: the interrupt tests (interrupt_when) would wait and fail.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 KEY = "sk-test-DISTINCTIVE-9f8e7d6c5b4a"
 AZURE_API_VERSION = "2025-04-01-preview"
 
