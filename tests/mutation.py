@@ -1818,8 +1818,8 @@ MUTANTS = [
     # render
     M(
         "render",
-        '    return _AUTOLINK.sub(r"\\1", prose).replace("<", "&lt;")',
-        '    return prose.replace("<", "&lt;")',
+        'inert = [_AUTOLINK.sub(r"\\1", piece).replace("<", "&lt;") for piece in pieces]',
+        'inert = [piece.replace("<", "&lt;") for piece in pieces]',
         "an autolink <https://...> becomes broken text",
     ),
     M(
