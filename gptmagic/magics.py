@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from .client import Endpoint
 
 
+#: the ways of asking %gpt for its help besides %gpt?
+HELP = ("-h", "--help", "help")
+
+
 @magics_class
 class GPTMagic(Magics, Settings):
     """Chat with OpenAI-compatible models from IPython and Jupyter."""
@@ -105,6 +109,11 @@ class GPTMagic(Magics, Settings):
         API key, hidden).
         Use %%gpt (two %) to chat.
         """
+        if line.strip() in HELP:  # what %gpt? shows, not "Unknown subcommand '-h'"
+            from inspect import cleandoc
+
+            print(cleandoc(self.gpt_line.__doc__ or ""))
+            return None
         from .commands import run_subcommand
 
         return run_subcommand(self.context(), line)

@@ -277,3 +277,22 @@ def test_saving_where_no_file_can_be_is_one_line_and_creates_nothing(
     assert not result.success and err.startswith("UsageError: Cannot save to")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert [p.name for p in tmp_path.rglob("*")] == (["chat.json"] if where[-1] == "/" else [])
+
+
+@pytest.mark.parametrize("line", ["%gpt -h", "%gpt --help", "%gpt help"])
+def test_asking_gpt_for_help_shows_what_gpt_question_mark_shows(shell, capsys, line):
+    run(shell, "%gpt?")
+    asked = capsys.readouterr().out
+    result = run(shell, line)
+    captured = capsys.readouterr()
+    assert result.success and captured.err == ""
+    lines = captured.out.strip().splitlines()
+    assert lines[0] == "%gpt [SUBCOMMAND] [options]: status and conversation tools."
+    assert "save PATH; load PATH" in captured.out
+    assert all(line in asked for line in lines)  # the same text as %gpt? (less its frame)
+
+
+def test_an_option_that_is_not_help_is_still_an_unknown_subcommand(shell, capsys):
+    result = run(shell, "%gpt --hlep")
+    assert not result.success
+    assert "Unknown %gpt subcommand '--hlep'" in capsys.readouterr().err
