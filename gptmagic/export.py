@@ -403,6 +403,42 @@ def save(conv: Conversation, path: str) -> Path:
     return target
 
 
+#: the largest file %gpt load reads: about nine pictures at the 5 MB cap a prompt image has
+#: (as base64 in .json), or hundreds of ordinary figures, and far more text than a context
+#: window; a bigger file is refused before it is read, so it never fills the kernel's memory
+LOAD_MAX_BYTES = 64 * 1024 * 1024
+
+
+def read_capped(source: Path) -> bytes:
+    """The bytes of ``source``, a regular file of at most ``LOAD_MAX_BYTES``; else one line.
+
+    Opened without blocking, so a named pipe (FIFO) with no writer is refused at once
+    instead of hanging the kernel; a device (``/dev/zero``) or pipe is refused before any
+    read, a file too big by its size, and one that grows while read by what arrives.
+    """
+    import os
+    import stat
+
+    fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise GPTMagicError(f"{source} is not a regular file (a pipe or a device): not loaded.")
+        if info.st_size > LOAD_MAX_BYTES:
+            raise GPTMagicError(too_big(source, info.st_size))
+        data = f.read(LOAD_MAX_BYTES + 1)
+    if len(data) > LOAD_MAX_BYTES:
+        raise GPTMagicError(too_big(source, len(data)))
+    return data
+
+
+def too_big(source: Path, size: int) -> str:
+    return (
+        f"{source} is {size / 2**20:,.1f} MB, more than the {LOAD_MAX_BYTES // 2**20} MB a "
+        "conversation file may have: not loaded."
+    )
+
+
 def load(path: str) -> Conversation:
     """The conversation saved in ``path``, checked whole (the kernel's is replaced only after)."""
     source = named(path)
@@ -414,7 +450,7 @@ def load(path: str) -> Conversation:
             f"Cannot load {source.suffix or 'no suffix'!r}: use .json, .md or .ipynb."
         )
     try:
-        text = source.read_text(encoding="utf-8")
+        text = read_capped(source).decode("utf-8")
     except FileNotFoundError:
         raise GPTMagicError(f"No such file: {source}") from None
     except UnicodeDecodeError:

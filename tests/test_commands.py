@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -296,3 +297,72 @@ def test_an_option_that_is_not_help_is_still_an_unknown_subcommand(shell, capsys
     result = run(shell, "%gpt --hlep")
     assert not result.success
     assert "Unknown %gpt subcommand '--hlep'" in capsys.readouterr().err
+
+
+def test_loading_a_named_pipe_is_refused_at_once_not_a_hang(shell, tmp_path, capsys):
+    """A FIFO with no writer blocked the kernel's read forever; a writer that comes late
+    (the test's safety net) would only turn the hang into a slow wrong error."""
+    run(shell, "%%gpt\nkept")
+    pipe = tmp_path / "chat.json"
+    os.mkfifo(pipe)
+    tested = threading.Event()
+
+    def late_writer():
+        if not tested.wait(10):
+            with open(pipe, "w") as writer:
+                writer.write("{}")
+
+    threading.Thread(target=late_writer, daemon=True).start()
+    started = time.monotonic()
+    result = run(shell, f"%gpt load {pipe}")
+    elapsed = time.monotonic() - started
+    tested.set()
+    err = capsys.readouterr().err
+    assert not result.success and elapsed < 5
+    assert err == f"UsageError: {pipe} is not a regular file (a pipe or a device): not loaded.\n"
+    assert conversation(shell).messages[0].content == "kept"
+
+
+def test_loading_a_device_is_refused_before_reading_it(shell, tmp_path, capsys):
+    """/dev/zero never ends: read whole, it filled the kernel's memory. /dev/null here, so
+    that the test, run without the check, fails with a wrong line instead of eating memory."""
+    link = tmp_path / "null.json"
+    link.symlink_to("/dev/null")
+    started = time.monotonic()
+    assert not run(shell, f"%gpt load {link}").success
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert err == f"UsageError: {link} is not a regular file (a pipe or a device): not loaded.\n"
+
+
+def test_a_conversation_file_over_the_cap_is_refused_before_it_is_read(
+    shell, server, tmp_path, capsys, monkeypatch
+):
+    from gptmagic import export
+
+    run(shell, "%%gpt\nkept")
+    saved = [m.content for m in conversation(shell).messages]
+    path = tmp_path / "chat.json"
+    assert run(shell, f"%gpt save {path}").success
+    size = path.stat().st_size
+    monkeypatch.setattr(export, "LOAD_MAX_BYTES", size)  # exactly at the cap: loaded
+    run(shell, "%gpt reset")
+    assert run(shell, f"%gpt load {path}").success
+    assert [m.content for m in conversation(shell).messages] == saved
+    monkeypatch.setattr(export, "LOAD_MAX_BYTES", size - 1)  # one byte over: refused
+    run(shell, "%gpt reset")
+    capsys.readouterr()
+    assert not run(shell, f"%gpt load {path}").success
+    assert capsys.readouterr().err.startswith(f"UsageError: {path} is 0.0 MB, more than the 0 MB")
+    assert conversation(shell).messages == []
+
+
+def test_a_huge_file_is_refused_by_its_size_without_reading_it(shell, tmp_path, capsys):
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as f:  # sparse: 2 GB that take no disk and would take seconds to read
+        f.truncate(2 * 1024**3)
+    assert not run(shell, f"%gpt load {path}").success
+    assert capsys.readouterr().err == (
+        f"UsageError: {path} is 2,048.0 MB, more than the 64 MB a conversation file may have: "
+        "not loaded.\n"
+    )
