@@ -394,9 +394,15 @@ def save(conv: Conversation, path: str) -> Path:
     data = without_lone_surrogates(writer(conv)).encode("utf-8")
     try:
         write_atomic(target, data)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if not target.parent.is_dir():
+            raise GPTMagicError(
+                f"Cannot save to {target}: the folder {target.parent} does not exist."
+            ) from None
+        # the folder is there but takes no new file (/proc answers ENOENT to a create)
         raise GPTMagicError(
-            f"Cannot save to {target}: the folder {target.parent} does not exist."
+            f"Cannot save to {target}: the folder {target.parent} does not take new files "
+            f"({exc.strerror or exc})."
         ) from None
     except OSError as exc:
         raise GPTMagicError(f"Cannot save to {target}: {exc.strerror or exc}.") from None

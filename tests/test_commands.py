@@ -366,3 +366,33 @@ def test_a_huge_file_is_refused_by_its_size_without_reading_it(shell, tmp_path, 
         f"UsageError: {path} is 2,048.0 MB, more than the 64 MB a conversation file may have: "
         "not loaded.\n"
     )
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="Linux's /proc")
+def test_saving_into_a_folder_that_takes_no_files_does_not_say_it_is_missing(shell, capsys):
+    """/proc exists, yet creating a file in it fails with ENOENT: "does not exist" was false."""
+    result = run(shell, "%gpt save /proc/x.json")
+    assert not result.success
+    assert capsys.readouterr().err in (
+        "UsageError: Cannot save to /proc/x.json: the folder /proc does not take new files "
+        "(No such file or directory).\n",  # as root
+        "UsageError: Cannot save to /proc/x.json: Permission denied.\n",  # as anyone else
+    )
+
+
+def test_saving_into_a_missing_folder_still_says_it_does_not_exist(shell, tmp_path, capsys):
+    target = tmp_path / "absent" / "x.json"
+    assert not run(shell, f"%gpt save {target}").success
+    assert capsys.readouterr().err == (
+        f"UsageError: Cannot save to {target}: the folder {target.parent} does not exist.\n"
+    )
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="Linux's /sys")
+def test_saving_into_a_folder_that_refuses_writing_says_why(shell, capsys):
+    """The OS's own reason (EACCES here; EROFS on a read-only mount) is the line's end."""
+    assert not run(shell, "%gpt save /sys/x.json").success
+    assert capsys.readouterr().err in (
+        "UsageError: Cannot save to /sys/x.json: Permission denied.\n",
+        "UsageError: Cannot save to /sys/x.json: Read-only file system.\n",  # some containers
+    )
