@@ -7,6 +7,7 @@ requests were made, and that the next cell still works.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -545,3 +546,60 @@ def test_an_image_that_cannot_be_recorded_is_shown_and_stops_waiting(
     assert [next(iter(o["data"])) for o in outputs.outputs] == ["image/png", "text/markdown"]
     assert shell.user_ns["fox"].startswith(b"\x89PNG")
     assert "gptmagic-progress" not in [t.name for t in threading.enumerate()]
+
+
+def chat_chunk(text: str) -> str:
+    delta = {"index": 0, "delta": {"content": text}, "finish_reason": None}
+    return json.dumps({"id": "c", "object": "chat.completion.chunk", "choices": [delta]})
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize(
+    "data",
+    ['{"message": "overloaded, try later"}', '"overloaded, try later"', "overloaded, try later"],
+)
+def test_an_error_event_of_any_shape_ends_the_cell_with_the_servers_message(
+    established, server, capsys, api, data
+):
+    """``event: error`` whose data has no "error" key was read past: the cell ended with the
+    "nothing arrived … context" line (or "connection dropped" after some text)."""
+    run(established, f"%config GPTMagic.api = '{api}'")
+    server.enqueue(Reply(raw_chunks=[("error", data)]))
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success
+    assert "APIError: overloaded, try later." in line and "context" not in line
+    assert len(turns(established)) == 1  # nothing half stored
+    run(established, "%config GPTMagic.api = 'chat'")
+    still_works(established, server)
+
+
+def test_an_error_event_after_some_text_keeps_it_incomplete_and_masks_the_key(
+    established, server, capsys, outputs
+):
+    server.enqueue(Reply(raw_chunks=[chat_chunk("Half an "), ("error", f'{{"message": "{KEY}"}}')]))
+    result = run(established, "%%gpt\nhello")
+    line = error_line(capsys)
+    assert not result.success and KEY not in line and "APIError: ***." in line
+    assert "incomplete" in line and "dropped" not in line
+    assert outputs.outputs[-1]["data"]["text/plain"].startswith("Half an")
+    assert len(turns(established)) == 1
+
+
+def test_an_error_named_event_is_an_error_but_other_events_are_read_on(established, server):
+    """Only ``event: error`` ends the answer: data of the same shape under another event
+    name is an ordinary chunk, and the text around it is the answer."""
+    stop = json.dumps({"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    server.enqueue(
+        Reply(
+            raw_chunks=[
+                chat_chunk("Hi"),
+                ("ping", '{"message": "overloaded"}'),
+                chat_chunk("!"),
+                stop,
+                "[DONE]",
+            ]
+        )
+    )
+    assert run(established, "%%gpt\nhello").success
+    assert turns(established)[-1].assistant.content == "Hi!"

@@ -24,9 +24,53 @@ def plain_stream() -> type:
     sends the request (auth, retries, Azure's deployment URLs), decodes the SSE, stops at
     ``[DONE]`` and raises ``openai.APIError`` for an error event, as for its own streams.
     """
+    global _PLAIN_STREAM
+    if _PLAIN_STREAM is None:
+        import openai
+
+        class PlainStream(openai.Stream[object]):
+            """``Stream[object]`` that also ends at an ``event: error`` of any shape."""
+
+            def _iter_events(self) -> Any:
+                for sse in super()._iter_events():
+                    if sse.event == "error" and not read_elsewhere(sse.data):
+                        raise error_event(sse.data, self.response.request)
+                    yield sse
+
+        _PLAIN_STREAM = PlainStream
+    return _PLAIN_STREAM
+
+
+_PLAIN_STREAM: type | None = None
+
+
+def read_elsewhere(data: str) -> bool:
+    """Whether an error event's data has a shape already raised on: ``{"error": ...}`` (the
+    SDK) or a Responses ``{"type": "error", ...}`` event (responses.py)."""
+    import json
+
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and (bool(value.get("error")) or value.get("type") == "error")
+
+
+def error_event(data: str, request: Any) -> Exception:
+    """An ``event: error`` the SDK lets through (``{"message": "overloaded"}``, a JSON string,
+    plain text) as ``openai.APIError`` whose body is what the server sent, so the cell's
+    line quotes its message (errors.server_message) instead of reading on as if nothing
+    happened."""
+    import json
+
     import openai
 
-    return openai.Stream[object]
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = data
+    text = " ".join(data.split())[:300] or "an error event with no message"
+    return openai.APIError(text, request, body=body)
 
 
 def sent_whole(raw: Any) -> bool:

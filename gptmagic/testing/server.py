@@ -98,7 +98,8 @@ class Reply:
 
     `raw_chunks` replaces a streamed chat or responses answer with exactly these SSE payloads,
     each sent as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is
-    UTF-8 encoded), paced by `chunk_delay`; nothing else is added (include ``"[DONE]"``).
+    UTF-8 encoded), paced by `chunk_delay`; nothing else is added (include ``"[DONE]"``). A
+    ``(event, payload)`` pair is sent with an ``event: <event>`` line before its data.
     `raw_body` is the same for a non-streamed chat or responses answer: the exact body of a
     200 response.
 
@@ -135,7 +136,7 @@ class Reply:
     download: str = "whole"
     download_bytes: int | None = None
     endpoint: str = "chat"
-    raw_chunks: list[str | bytes] | None = None
+    raw_chunks: list[str | bytes | tuple[str, str | bytes]] | None = None
     raw_body: str | bytes | None = None
     usage_body: dict[str, Any] | None = None  # sent as the chat usage instead of the counts
     tool_calls: list[dict[str, str]] | None = None
@@ -1205,8 +1206,10 @@ class _Handler(BaseHTTPRequestHandler):
         for position, payload in enumerate(reply.raw_chunks or ()):
             if position:
                 self._wait(reply.chunk_delay)
+            kind, payload = payload if isinstance(payload, tuple) else (None, payload)
             data = payload.encode() if isinstance(payload, str) else payload
-            self._write(b"data: " + data + b"\n\n")
+            head = f"event: {kind}\n".encode() if kind else b""
+            self._write(head + b"data: " + data + b"\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
     def _responses(self, body: Any) -> None:
