@@ -157,6 +157,7 @@ class ChatCell:
         self.rerun_helps = True  # for a broken stream: False when the cause says what to do
         self.rounds: list[ToolRound] = []  # --tools: the calls made before the answer
         self.first_usage: Usage | None = None  # the first request's (it sent no tool steps)
+        self.prompts: list[int] = []  # --tools: each request's estimated prompt, as sent
 
     # -- the steps ----------------------------------------------------------------------
     def run(self) -> None:
@@ -202,6 +203,7 @@ class ChatCell:
             for data in self.cached.answer.get("tool_rounds", ()):
                 self.add_round(ToolRound.from_dict(data), view, replayed=True)
             return self.stream(body, view)
+        self.prompts.append(request_tokens(self.messages))
         collected, outcome, cause = self.stream(body, view)
         self.first_usage, spent = collected.usage, [collected.usage]
         while self.request.tools and outcome == "complete" and collected.tool_calls:
@@ -222,6 +224,7 @@ class ChatCell:
                 calls = run_calls(self.ctx, text, collected.tool_calls, number, refused=refused)
                 self.add_round(calls, view)
                 self.check_budget(spent, view)
+                self.prompts.append(request_tokens(self.messages))
                 collected, outcome, cause = self.stream(self.body(), view, later=True)
                 if outcome != "complete" and summed(spent) is not None:
                     self.count_cut_round(collected, outcome)
@@ -246,7 +249,7 @@ class ChatCell:
         record keeps the earlier rounds as reported."""
         if collected.usage is not None or not collected.answered:
             return
-        prompt = sum(message_tokens(m.get("content") or "") for m in self.messages)
+        prompt = request_tokens(self.messages)
         completion = sum(estimate_tokens(a) for a in collected.answers())
         estimate = Usage(prompt, completion, prompt + completion)
         record = UsageRecord("chat", self.request.model, None, estimate=estimate, status=status)
@@ -584,9 +587,12 @@ class ChatCell:
     def usage_record(
         self, plan: Plan, collected: Collected, answers: list[str], outcome: str
     ) -> UsageRecord:
-        """This answer's usage: reported, or estimated (prompt + text), or replayed."""
-        prompt = sum(message_tokens(m["content"]) for m in plan.messages)
+        """This answer's usage: reported, or estimated, or replayed. The estimate covers every
+        request the cell sent (with --tools, each round's prompt with the results so far, and
+        the words and calls the model wrote before the answer)."""
+        prompt = sum(self.prompts) or request_tokens(plan.messages)
         completion = sum(estimate_tokens(a) for a in answers)
+        completion += sum(round_tokens(done) for done in self.rounds)
         status = "replayed" if self.cached.hit else outcome
         return UsageRecord(
             "chat",
@@ -595,6 +601,23 @@ class ChatCell:
             estimate=Usage(prompt, completion, prompt + completion),
             status=status,
         )
+
+
+def request_tokens(messages: list[dict[str, Any]]) -> int:
+    """The estimated prompt of a request: its messages, with the tool calls they carry."""
+    return sum(
+        message_tokens(m.get("content") or "") + calls_tokens(m.get("tool_calls") or [])
+        for m in messages
+    )
+
+
+def round_tokens(done: ToolRound) -> int:
+    """What the model wrote in a tool round, estimated: its words and its calls."""
+    return estimate_tokens(done.text) + calls_tokens(done.calls)
+
+
+def calls_tokens(calls: list[dict[str, Any]]) -> int:
+    return sum(estimate_tokens(f"{call['name']}{call['arguments']}") for call in calls)
 
 
 def summed(usages: list[Usage | None]) -> Usage | None:

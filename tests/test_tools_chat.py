@@ -13,8 +13,10 @@ import openai
 import pandas as pd
 import pytest
 
+from gptmagic.content import message_tokens
 from gptmagic.describe import Options, describe
 from gptmagic.testing.server import Reply, _message_text, tokenize
+from gptmagic.tokens import estimate_tokens
 from gptmagic.tools import (
     CALL_LIMIT_OUTPUT,
     MAX_CALLS,
@@ -90,6 +92,45 @@ def test_the_usage_of_every_round_is_summed_into_one_record(shell, server, sales
     completion = len(tokenize(ANSWER))  # the call itself is counted as no text
     [record] = session(shell).usage.records
     assert record.usage == Usage(prompt, completion, prompt + completion)
+
+
+def estimated_prompt(messages) -> int:
+    """gptmagic's estimate of a prompt as the server received it: each message's content,
+    and the name and arguments of each call it carries."""
+    calls = [c["function"] for m in messages for c in m.get("tool_calls") or ()]
+    contents = sum(message_tokens(m.get("content") or "") for m in messages)
+    return contents + sum(estimate_tokens(c["name"] + c["arguments"]) for c in calls)
+
+
+def test_with_no_usage_reported_the_estimate_covers_every_round(shell, server, outputs, sales):
+    """The estimate counted the first prompt only: not the second request, which carries
+    the call and its result (a whole table here), nor the call's arguments."""
+    said = "Let me look."
+    server.enqueue(
+        Reply(text=said, tool_calls=[DESCRIBE], usage="never"), Reply(text=ANSWER, usage="never")
+    )
+    assert run(shell, "%%gpt --tools\nHow many rows?").success
+    first, second = (r.body["messages"] for r in server.chat_requests)
+    prompt = estimated_prompt(first) + estimated_prompt(second)
+    assert estimated_prompt(second) > 5 * estimated_prompt(first)  # the result dominates
+    call = estimate_tokens(DESCRIBE["name"] + DESCRIBE["arguments"])
+    completion = estimate_tokens(said) + call + estimate_tokens(ANSWER)
+    [record] = session(shell).usage.records
+    assert record.usage is None
+    assert record.estimate == Usage(prompt, completion, prompt + completion)
+    footer = final(outputs)["metadata"]["gptmagic"]["footer"]
+    assert f"usage not reported by the server (≈{prompt + completion:,} tokens, estimate)" in footer
+
+
+def test_with_no_usage_reported_a_cell_without_tools_estimates_its_one_request(
+    shell, server, sales
+):
+    server.enqueue(Reply(text=ANSWER, usage="never"))
+    assert run(shell, "%%gpt\nHow many rows?").success
+    [request] = server.chat_requests
+    prompt, completion = estimated_prompt(request.body["messages"]), estimate_tokens(ANSWER)
+    [record] = session(shell).usage.records
+    assert record.estimate == Usage(prompt, completion, prompt + completion)
 
 
 def test_the_token_budget_holds_between_tool_rounds(shell, server, sales):
@@ -474,9 +515,6 @@ def test_a_later_round_cut_short_is_counted_as_an_estimate(shell, server, output
     """The second request (the question, the calls and their results) was billed though the
     server never reported it: like any answer cut short, its estimate counts toward the
     kernel total and token_budget; the first round counts as reported."""
-    from gptmagic.content import message_tokens
-    from gptmagic.tokens import estimate_tokens
-
     text = [f"word{i} " for i in range(100)]
     if fault == "interrupted":
         server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=text, chunk_delay=0.2))
@@ -487,7 +525,7 @@ def test_a_later_round_cut_short_is_counted_as_an_estimate(shell, server, output
     first, second = server.chat_requests
     cut, reported = session(shell).usage.records  # the cut round's is added as it ends
     assert reported.usage.prompt_tokens == prompt_tokens(first.body["messages"])
-    prompt = sum(message_tokens(m["content"] or "") for m in second.body["messages"])
+    prompt = estimated_prompt(second.body["messages"])  # the call's arguments included
     completion = estimate_tokens(final(outputs)["data"]["text/plain"])  # the text so far
     assert (cut.status, cut.usage) == (fault, None)
     assert cut.estimate == Usage(prompt, completion, prompt + completion)
