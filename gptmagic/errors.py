@@ -283,6 +283,13 @@ def _explain(
             "environment variable before starting the kernel (or run %gpt key to type one)."
         )
     if isinstance(exc, openai.PermissionDeniedError):
+        if facts.deployment:  # Azure: no org or project; access is the resource's roles
+            return (
+                f"{host} refused access (403): {message} Check that {facts.key_variable} "
+                f"belongs to this Azure OpenAI resource and that its identity may use the "
+                f"deployment '{model}' (a role assignment such as Cognitive Services OpenAI "
+                "User, or the resource's network rules)."
+            )
         return (
             f"{host} refused access (403): {message} Check that OPENAI_API_KEY, "
             "OPENAI_ORG_ID and OPENAI_PROJECT_ID allow this model."

@@ -570,3 +570,31 @@ def test_a_new_openai_api_version_is_sent_from_the_next_cell(azure_shell, server
     assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success
     sent = [r.query["api-version"] for r in server.requests]
     assert sent == [VERSION, "2025-03-01-preview"]
+
+
+@pytest.mark.parametrize("variable", ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"])
+def test_a_forbidden_azure_deployment_names_the_credential_and_the_deployment(
+    azure_shell, server, monkeypatch, variable
+):
+    """Azure has no OPENAI_ORG_ID / OPENAI_PROJECT_ID and never reads OPENAI_API_KEY: the
+    403 line names the variable the credential came from and the deployment refused."""
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    monkeypatch.setenv(variable, KEY)
+    server.enqueue(Reply(status=403))
+    result = run(azure_shell, "%%gpt -m gpt-4o\nHello")
+    line = str(result.error_in_exec)
+    assert line.startswith(f"{server.url.removeprefix('http://')} refused access (403): ")
+    assert f"Check that {variable} belongs to this Azure OpenAI resource" in line
+    assert "deployment 'gpt-4o'" in line and "role assignment" in line
+    assert "OPENAI_API_KEY," not in line and "OPENAI_ORG_ID" not in line
+
+
+def test_a_forbidden_model_off_azure_names_the_openai_variables(shell, server):
+    server.enqueue(Reply(status=403))
+    result = run(shell, "%%gpt\nHello")
+    line = str(result.error_in_exec)
+    assert "refused access (403): " in line
+    assert line.endswith(
+        "Check that OPENAI_API_KEY, OPENAI_ORG_ID and OPENAI_PROJECT_ID allow this model."
+    )
+    assert "Azure" not in line and "deployment" not in line
