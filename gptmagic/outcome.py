@@ -55,6 +55,16 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
         lines.append("⚠ Empty answer: the server finished without any text. Not stored.")
     if "length" in reasons and outcome != "empty":
         lines.append(cut_note(r.max_tokens))
+    if "content_filter" in reasons and outcome != "empty":
+        lines.append(
+            "⚠ The server's content filter stopped the answer (finish_reason: "
+            "content_filter): the text above ends where it was cut."
+        )
+    if UNEXPLAINED in reasons and outcome != "empty":
+        lines.append(
+            "⚠ The server ended the response incomplete without saying why (status: "
+            "incomplete, no incomplete_details.reason): the text above may be cut short."
+        )
     if outcome == "complete" and kept is not None and r.n > 1:
         empty = [str(i) for i, a in enumerate(answers, 1) if not a.strip()]
         if empty:
@@ -67,6 +77,10 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
             "(it ignores n). The first is kept in the history."
         )
     return lines
+
+
+#: the finish of a Responses API answer that ended ``incomplete`` giving no reason
+UNEXPLAINED = "incomplete"
 
 
 def cut_note(max_tokens: int | None) -> str:
@@ -128,8 +142,11 @@ def empty_answer(reason: str | None, max_tokens: int | None, host: str) -> str:
             "The answer is empty: the server's content filter stopped it "
             "(finish_reason: content_filter). Nothing was stored."
         )
+    said = f"finish_reason: {reason}"
+    if reason == UNEXPLAINED:
+        said = "status: incomplete, no incomplete_details.reason"
     return (
-        f"{host} returned an empty answer (finish_reason: {reason}, no text). "
+        f"{host} returned an empty answer ({said}, no text). "
         "The prompt and history probably exceed the model's context (some servers and "
         "gateways then answer with nothing), or the server dropped the answer: try %gpt "
         "reset, --no-history or a shorter prompt. Nothing was stored."

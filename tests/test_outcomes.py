@@ -413,3 +413,66 @@ def test_a_replayed_image_adds_nothing_to_the_kernel_total(shell, server, tmp_pa
     assert ledger(shell).total.total_tokens == billed
     assert ledger(shell).records[-1].status == "replayed"
     assert "replayed: not billed" in outputs.outputs[-1]["data"]["text/plain"]
+
+
+# -- why an answer stopped, the same through either API -------------------------------------
+FILTERED = (
+    "⚠ The server's content filter stopped the answer (finish_reason: content_filter): the "
+    "text above ends where it was cut."
+)
+UNEXPLAINED = (
+    "⚠ The server ended the response incomplete without saying why (status: incomplete, no "
+    "incomplete_details.reason): the text above may be cut short."
+)
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_an_answer_stopped_by_the_content_filter_says_so_in_one_line(shell, server, outputs, api):
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    server.enqueue(Reply(text=["Partly", " said"], finish_reason="content_filter"))
+    assert run(shell, "%%gpt\nhello").success
+    shown = markdown(outputs)
+    assert shown.count(FILTERED) == 1 and "Partly said" in shown
+    assert UNEXPLAINED not in shown and "max_tokens" not in shown
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_an_answer_that_stopped_normally_has_no_stop_note(shell, server, outputs, api):
+    run(shell, f"%config GPTMagic.api = '{api}'")
+    assert run(shell, "%%gpt\nhello").success
+    shown = markdown(outputs)
+    assert FILTERED not in shown and UNEXPLAINED not in shown and "⚠" not in shown
+
+
+def responses_event(kind: str, **fields) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def test_a_response_incomplete_without_a_reason_says_it_may_be_cut(shell, server, outputs):
+    run(shell, "%config GPTMagic.api = 'responses'")
+    response = {"status": "incomplete", "incomplete_details": None, "output": []}
+    server.enqueue(
+        Reply(
+            raw_chunks=[
+                responses_event("response.output_text.delta", delta="Hal"),
+                responses_event("response.incomplete", response=response),
+            ]
+        )
+    )
+    assert run(shell, "%%gpt\nhello").success
+    shown = markdown(outputs)
+    assert shown.count(UNEXPLAINED) == 1 and "Hal" in shown
+    assert FILTERED not in shown and "max_tokens" not in shown
+
+
+def test_an_empty_response_incomplete_without_a_reason_does_not_claim_a_finish_reason(
+    shell, server, capsys
+):
+    run(shell, "%config GPTMagic.api = 'responses'")
+    response = {"status": "incomplete", "incomplete_details": None, "output": []}
+    server.enqueue(Reply(raw_chunks=[responses_event("response.incomplete", response=response)]))
+    assert not run(shell, "%%gpt\nhello").success
+    line = error_line(capsys)
+    assert "(status: incomplete, no incomplete_details.reason, no text)" in line
+    assert "finish_reason" not in line
+    assert turns(shell) == []
