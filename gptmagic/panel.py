@@ -29,6 +29,7 @@ from IPython.display import display
 from traitlets import Float, TraitError, Unicode, link, observe
 
 from .apikey import known_key, known_secrets
+from .backends import model_is_deployment
 from .client import Endpoint
 from .errors import GPTMagicError
 from .usage import UsageLedger
@@ -178,6 +179,11 @@ def server_models(session: KernelSession, endpoint: Endpoint, model: str) -> tup
     from .client import list_models, sdk_for
     from .diagnosis import explain_failure
 
+    if model_is_deployment(endpoint.provider):  # its GET /models lists base models instead
+        return [], (
+            "on Azure the model is a deployment name (the Deployments page of the Azure AI "
+            "Foundry portal): type another deployment name"
+        )
     if known_key(session, endpoint.host) is None:
         return [], "no API key yet (%gpt key): type a model name"
     sdk = None
@@ -250,6 +256,8 @@ class ModelPicker(widgets.HBox):
         """List the server's models in the background; the dropdown fills in when they come."""
         endpoint = magic.endpoint()
         self.source = endpoint
+        kind = "deployment" if model_is_deployment(endpoint.provider) else "model"
+        self.other.placeholder = f"other {kind}, then Enter"
         self.note.value = f"<span style='{QUIET}'>listing models…</span>"
         session, model = magic.session, magic.model
 

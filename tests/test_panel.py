@@ -256,6 +256,35 @@ def test_changing_base_url_lists_the_new_servers_models(kernel_shell, server):
     assert "Could not reach 127.0.0.1:9" in panel.model.note.value
 
 
+def test_on_azure_the_list_holds_the_deployment_not_the_servers_base_models(
+    kernel_shell, azure_shell, server
+):
+    """Azure's GET /models lists base models, which are not names -m can take there: the
+    panel offers the configured deployment, asks for others by name, and does not ask."""
+    run(kernel_shell, "%config GPTMagic.model = 'gpt-4o'")
+    panel = show(kernel_shell)
+    assert panel.model.dropdown.options == ("gpt-4o",)
+    assert panel.model.dropdown.value == "gpt-4o"
+    assert not any(r.path.endswith("/models") for r in server.requests)
+    assert "on Azure the model is a deployment name (" in panel.model.note.value
+    assert "model(s) at" not in panel.model.note.value
+    assert panel.model.other.placeholder == "other deployment, then Enter"
+
+
+def test_on_azure_a_typed_deployment_is_used_for_the_next_cell(kernel_shell, azure_shell, server):
+    run(kernel_shell, "%config GPTMagic.model = 'gpt-4o'")
+    panel = show(kernel_shell)
+    panel.model.other.set_state({"value": "gpt-4o-mini"})
+    assert panel.model.dropdown.options == ("gpt-4o", "gpt-4o-mini")
+    ask(kernel_shell)
+    assert server.requests[-1].path.startswith("/openai/deployments/gpt-4o-mini/")
+
+
+def test_off_azure_the_box_asks_for_a_model(kernel_shell, server):
+    panel = show(kernel_shell)
+    assert panel.model.other.placeholder == "other model, then Enter"
+
+
 # -- extension reloads ------------------------------------------------------------------------
 def test_reload_ext_moves_the_panel_to_the_new_magic(kernel_shell, server):
     panel = show(kernel_shell)
