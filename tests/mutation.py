@@ -1907,6 +1907,27 @@ MUTANTS = [
         "    if parts:",
         "--code's instruction after a picture is written into the image part",
     ),
+    M(
+        "errors",
+        "        if facts.deployment:  # Azure: no org or project; access is the resource's roles",
+        "        if False:",
+        "a 403 from Azure tells the user to check OPENAI_API_KEY, which Azure never reads",
+        ("test_apis.py",),
+    ),
+    M(
+        "outcome",
+        'if "content_filter" in reasons and outcome != "empty":',
+        'if "content_filter" in reasons and outcome == "empty":',
+        "an answer the content filter cut shows its text with no word that it was cut",
+    ),
+    M(
+        "panel",
+        "    if model_is_deployment(endpoint.provider):  # its GET /models lists base models"
+        " instead",
+        "    if False:",
+        "on Azure the panel offers GET /models' base models, which are not deployments",
+        ("test_panel.py",),
+    ),
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.
