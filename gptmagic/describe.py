@@ -69,13 +69,13 @@ def describe_frame(frame: Any, label: str, options: Options) -> str:
     more = f", … and {columns - LIST_COLUMNS:,} more" if columns > LIST_COLUMNS else ""
     lines += ["", f"Columns (dtype): {named}{more}" if columns else "No columns."]
     shown = frame.iloc[: options.rows, :TABLE_COLUMNS]
+    wide = f" (first {TABLE_COLUMNS} columns)" if columns > TABLE_COLUMNS else ""
     if rows and columns:
-        wide = f" (first {TABLE_COLUMNS} columns)" if columns > TABLE_COLUMNS else ""
         lines += ["", f"First {len(shown):,} rows{wide}:", "", frame_table(shown)]
     if options.stats and rows and columns:
         sample, note = sample_rows(frame, rows)
         summary = sample.iloc[:, :TABLE_COLUMNS].describe().T
-        lines += ["", f"Summary statistics{note}:", "", frame_table(summary)]
+        lines += ["", f"Summary statistics{note}{wide}:", "", frame_table(summary)]
     return "\n".join(lines)
 
 

@@ -189,6 +189,17 @@ def test_context_rows_sets_how_many_rows_are_shown(shell, server):
     assert "First 2 rows" in sent and "| 1 | 1 |" in sent and "| 2 | 2 |" not in sent
 
 
+def test_summary_statistics_of_a_wide_frame_say_they_cover_the_first_12_columns(shell, server):
+    run(shell, "%config GPTMagic.context_stats = True")
+    shell.user_ns["df"] = pd.DataFrame(np.ones((3, 13)))
+    sent = ask(shell, server, "{df}")
+    assert "Summary statistics (first 12 columns):" in sent
+    assert "| 11 | 3 |" in sent and "| 12 | 3 |" not in sent
+    shell.user_ns["df"] = pd.DataFrame(np.ones((3, 12)))
+    sent = ask(shell, server, "{df}")
+    assert "Summary statistics:" in sent and "| 11 | 3 |" in sent
+
+
 def test_summary_statistics_are_opt_in_and_sampled_for_large_frames(shell, server):
     shell.user_ns["df"] = pd.DataFrame({"x": np.arange(100_000, dtype="float64")})
     assert "Summary statistics" not in ask(shell, server, "{df}")
