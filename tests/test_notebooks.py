@@ -58,26 +58,42 @@ def test_the_saved_notebook_never_contains_the_key(quickstart):
     assert KEY[10:] not in saved.read_text()
 
 
-def test_the_readme_command_prints_its_two_lines_and_leaves_only_the_executed_copy(tmp_path):
-    """`python -m gptmagic.testing.notebook NB`: no kernel warning (TCP "without encryption",
-    "Parent appears to have exited" from a kernel left running), no socket files beside NB."""
+def run_readme_command(folder: Path, *sources: str):
+    """`python -m gptmagic.testing.notebook nb.ipynb` in ``folder`` on a notebook of these cells."""
     import subprocess
     import sys
 
-    cells = [
-        nbformat.v4.new_code_cell("%load_ext gptmagic"),
-        nbformat.v4.new_code_cell("%%gpt\nhi"),
-    ]
-    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "nb.ipynb")
-    done = subprocess.run(
+    cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "nb.ipynb")
+    return subprocess.run(
         [sys.executable, "-m", "gptmagic.testing.notebook", "nb.ipynb"],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_the_readme_command_prints_its_two_lines_and_leaves_only_the_executed_copy(tmp_path):
+    """`python -m gptmagic.testing.notebook NB`: no kernel warning (TCP "without encryption",
+    "Parent appears to have exited" from a kernel left running), no socket files beside NB."""
+    done = run_readme_command(tmp_path, "%load_ext gptmagic", "%%gpt\nhi")
     assert (done.returncode, done.stderr) == (0, ""), done.stdout
     lines = done.stdout.splitlines()
     assert lines[0].startswith("Local test server: http://127.0.0.1:")
     assert lines[1:] == ["Executed nb.ipynb: 2 cells, 1 answer -> nb.executed.ipynb"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.executed.ipynb", "nb.ipynb"]
+
+
+def test_the_readme_command_names_a_failing_cell_and_its_error_without_a_traceback(tmp_path):
+    """A cell that fails (a bad option here; with --real, a missing key) ends the command with
+    the cell and its one-line error on stderr and exit code 1, not nbclient's traceback."""
+    done = run_readme_command(
+        tmp_path, "%load_ext gptmagic", "%%gpt -t 5\nhi", "print('not reached')"
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("nb.ipynb stopped at a failing cell (nothing written):\n")
+    assert "%%gpt -t 5" in done.stderr
+    assert "UsageError: argument -t/--temperature: must be between 0 and 2, got 5" in done.stderr
+    assert "Traceback" not in done.stderr and "not reached" not in done.stderr + done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]

@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="where to write the executed notebook")
     args = parser.parse_args(argv)
     import nbformat
+    from nbclient.exceptions import CellExecutionError
 
     output = args.output or args.notebook.with_suffix(".executed.ipynb")
     with contextlib.ExitStack() as stack:
@@ -133,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
             server = stack.enter_context(FakeOpenAI(lifetime=600))
             env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-local-test-server"}
             print(f"Local test server: {server.base_url}")
-        nb = execute(args.notebook, env)
+        try:
+            nb = execute(args.notebook, env)
+        except CellExecutionError as failed:  # the cell and its error, not nbclient's insides
+            print(f"{args.notebook} stopped at a failing cell (nothing written):", file=sys.stderr)
+            print(str(failed).strip(), file=sys.stderr)
+            return 1
     nbformat.write(nb, output)
     answers = sum(
         1
