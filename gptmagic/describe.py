@@ -12,6 +12,7 @@ everything else is a repr capped at ``max_chars``.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import reprlib
 import sys
@@ -57,6 +58,8 @@ def describe(value: Any, label: str, options: Options = DEFAULT) -> str:
         from .lasterror import from_exception
 
         return from_exception(value).prompt_text(f"`{label}`")
+    if type(value) is int:  # not a subclass (an IntEnum has its own repr and str)
+        return cap(int_text(value), options.max_chars)
     return capped_repr(value, options.max_chars)
 
 
@@ -182,9 +185,24 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def int_text(value: int) -> str:
+    """An integer's digits; one past Python's limit on writing them (4300 digits by default,
+    ``sys.set_int_max_str_digits``: ``str`` raises ValueError, a 10**5000 or a factorial of
+    2000 is legitimate data) is its size and last digits, which take no quadratic time."""
+    try:
+        return repr(value)
+    except ValueError:
+        digits = int(abs(value).bit_length() * math.log10(2)) + 1
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of about {digits:,} digits, ending …{abs(value) % 10**20:020d}"
+
+
 def cell(value: Any) -> str:
     """One table cell or column name: one line, ``|`` escaped, floats to 6 digits, short."""
-    text = f"{value:.6g}" if is_float(value) else " ".join(str(value).split())
+    if type(value) is int:  # not a subclass (an IntEnum has its own repr and str)
+        text = int_text(value)
+    else:
+        text = f"{value:.6g}" if is_float(value) else " ".join(str(value).split())
     text = text.replace("|", "\\|")
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 

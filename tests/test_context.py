@@ -162,6 +162,16 @@ def test_string_values_are_inserted_as_they_are(shell, server):
     assert ask(shell, server, "Q: {question}") == "Q: Which region sells most?"
 
 
+def test_an_integer_past_pythons_digit_limit_is_sent_as_its_size_and_last_digits(shell, server):
+    # str() of an int over sys.get_int_max_str_digits() (4300) raises ValueError: the cell
+    # failed with "Cannot read {n}: ValueError: Exceeds the limit (4300 digits)".
+    run(shell, "import math; n = math.factorial(2000); m = -(10**4300); k = 10**4299")
+    sent = ask(shell, server, "How big is {n}? {m} {k}")
+    head, tail = "How big is an integer of about 5,736 digits, ending …", "0" * 20
+    assert sent.startswith(head + tail + "? a negative integer of about 4,301 digits")
+    assert " 1" + "0" * 1000 in sent  # at the limit: written out (then capped), as before
+
+
 def test_dataframe_is_shape_dtypes_and_first_rows_as_a_table(shell, server):
     shell.user_ns["df"] = pd.DataFrame({"region": list("NSEW") * 3, "units": range(12)})
     sent = ask(shell, server, "Look at {df}")

@@ -730,3 +730,21 @@ def test_a_key_in_a_failing_reads_message_is_masked_before_the_message_is_cut():
     assert result.output == (
         "Error: describe_variable could not read the value: RuntimeError: " + "y" * 190 + "***"
     )
+
+
+def test_an_integer_past_pythons_digit_limit_is_read_by_the_tools():
+    # str() of such an int raises ValueError: describe_variable failed, list_variables showed
+    # no size, and show_rows of a frame holding one failed the whole table.
+    big = 10**5000
+    namespace = {"big": big, "frame": pd.DataFrame({"n": [big, 7]}, dtype=object)}
+    described = call("describe_variable", namespace, name="big")
+    assert described.ok and described.output == (
+        "an integer of about 5,001 digits, ending …00000000000000000000"
+    )
+    listed = call("list_variables", namespace).output
+    assert "| big | int | an integer of about 5,001 dig… |" in listed
+    rows = call("show_rows", namespace, name="frame")
+    assert rows.ok and table_rows(rows.output) == [
+        ["0", "an integer of about 5,001 dig…"],
+        ["1", "7"],
+    ]
