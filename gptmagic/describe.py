@@ -144,7 +144,16 @@ def describe_array(numpy: Any, array: Any, label: str, options: Options) -> str:
 
 
 # -- everything else ------------------------------------------------------------------------
-_REPR = reprlib.Repr()
+class _Repr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        """An int past Python's digit limit inside a list or dict: see :func:`int_text`."""
+        try:
+            return super().repr_int(x, level)
+        except ValueError:
+            return int_text(x)
+
+
+_REPR = _Repr()
 _REPR.maxlevel = 4
 _REPR.maxtuple = _REPR.maxlist = _REPR.maxarray = _REPR.maxdeque = 100
 _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 50

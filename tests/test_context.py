@@ -172,6 +172,12 @@ def test_an_integer_past_pythons_digit_limit_is_sent_as_its_size_and_last_digits
     assert " 1" + "0" * 1000 in sent  # at the limit: written out (then capped), as before
 
 
+def test_an_integer_past_pythons_digit_limit_inside_a_list_is_sent_as_its_size(shell, server):
+    run(shell, "xs = [10**5000, 3, {'a': 10**200}]")
+    big, small = "an integer of about 5,001 digits, ending …" + "0" * 20, "1" + "0" * 47
+    assert ask(shell, server, "{xs}").startswith(f"[{big}, 3, {{'a': {small}...")
+
+
 def test_dataframe_is_shape_dtypes_and_first_rows_as_a_table(shell, server):
     shell.user_ns["df"] = pd.DataFrame({"region": list("NSEW") * 3, "units": range(12)})
     sent = ask(shell, server, "Look at {df}")
