@@ -314,9 +314,9 @@ class ChatCell:
                     host=self.endpoint.host,
                 )
             except MalformedChunk as exc:  # a non-streamed answer of the wrong shape
+                text = f"{self.endpoint.host} sent an answer gptmagic cannot read: {exc}. "
                 raise GPTMagicError(
-                    f"{self.endpoint.host} sent an answer gptmagic cannot read: {exc}. "
-                    "Nothing was stored."
+                    redact(text + "Nothing was stored.", known_secrets(self.session))
                 ) from None
             except openai.APIError as exc:
                 if refusal := self.image_refusal(exc, body):
@@ -485,8 +485,8 @@ class ChatCell:
         if isinstance(exc, openai.APIError):
             self.rerun_helps = not context_too_long(exc)
             return self.explain(exc).rstrip(".")
-        if isinstance(exc, MalformedChunk):
-            return f"the server sent a malformed chunk ({exc})"
+        if isinstance(exc, MalformedChunk):  # quotes the server's value: masked
+            return redact(f"the server sent a malformed chunk ({exc})", known_secrets(self.session))
         if isinstance(exc, json.JSONDecodeError):
             return "the server sent a malformed chunk (not JSON)"
         return redact(f"the stream broke: {type(exc).__name__}: {exc}", known_secrets(self.session))

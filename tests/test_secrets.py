@@ -413,3 +413,37 @@ def test_status_of_a_local_ipv6_server_shows_its_host_and_asks_no_key(shell, mon
     assert run(shell, "%gpt").success  # status only: nothing is sent
     line = capsys.readouterr().out
     assert " at [::1]:8000 · " in line and " key none (local server)." in line
+
+
+_MALFORMED_WITH_KEY = {
+    # a response.failed whose response is not an object, quoting the key
+    "responses": json.dumps({"type": "response.failed", "response": [KEY]}),
+    # a chat chunk whose choice is not an object
+    "chat": json.dumps({"id": "c", "object": "chat.completion.chunk", "choices": [KEY]}),
+}
+
+
+@pytest.mark.parametrize("api", sorted(_MALFORMED_WITH_KEY))
+def test_a_malformed_chunk_quoting_the_key_is_named_with_the_key_masked(
+    shell, server, outputs, capsys, api
+):
+    # The 'malformed chunk (…)' line quoted the chunk's value unmasked, in the cell's
+    # warning and in the UsageError.
+    run(shell, f"%config GPTMagic.api = {api!r}")
+    server.enqueue(Reply(raw_chunks=[_MALFORMED_WITH_KEY[api], "[DONE]"]))
+    result = run(shell, "%%gpt\nq")
+    captured = capsys.readouterr()
+    assert not result.success
+    assert "the server sent a malformed chunk (" in captured.err and "'***'" in captured.err
+    assert KEY not in captured.out + captured.err
+    assert KEY[:12] not in json.dumps(outputs.outputs)
+
+
+def test_an_unreadable_answer_at_once_quoting_the_key_is_named_with_the_key_masked(
+    shell, server, capsys
+):
+    server.enqueue(Reply(raw_body=json.dumps({"id": "c", "choices": [KEY]})))
+    result = run(shell, "%%gpt --no-stream\nq")
+    err = capsys.readouterr().err
+    assert not result.success and "sent an answer gptmagic cannot read" in err
+    assert KEY not in err and "'***'" in err
