@@ -128,6 +128,28 @@ def test_a_malformed_non_streamed_answer_is_one_line_and_stores_nothing(shell, s
     assert turns(shell) == []
 
 
+@pytest.mark.parametrize(
+    "output, why",
+    [
+        (["text"], "'text' where an object was expected"),
+        ([{"type": "message", "role": "assistant", "content": "hi"}], "'content' is 'hi'"),
+        ([{"type": "reasoning", "summary": ["why"]}], "'why' where an object was expected"),
+    ],
+    ids=["item", "content", "summary part"],
+)
+def test_a_malformed_non_streamed_responses_answer_is_one_line_and_stores_nothing(
+    shell, server, capsys, output, why
+):
+    run(shell, "%config GPTMagic.api = 'responses'")
+    body = {"id": "resp_1", "object": "response", "status": "completed", "output": output}
+    server.enqueue(Reply(raw_body=json.dumps(body)))
+    result = run(shell, "%%gpt --no-stream\nhello")
+    line = error_line(capsys)
+    assert not result.success and "sent an answer gptmagic cannot read" in line
+    assert why in line and "AttributeError" not in line
+    assert turns(shell) == []
+
+
 # -- 8: lone surrogates are joined across chunks or replaced, never crash -------------------
 def saved_notebook_bytes(outputs) -> bytes:
     """What a kernel sends and a notebook stores: UTF-8 JSON (fails on a lone surrogate)."""

@@ -209,22 +209,37 @@ class ResponseStream:
 
 def response_events(response: Any, request: Any) -> list[Event]:
     """The events of a non-streamed Response, in the order a stream would give them
-    (`request`: the HTTP request, for the error a failed response raises)."""
-    if response.status == "failed":
-        raise _failure(response.error, request)
+    (`request`: the HTTP request, for the error a failed response raises). An item or part of
+    the wrong shape (a string where an object belongs) is a MalformedChunk, as in a stream."""
+    if field_of(response, "status") == "failed":
+        raise _failure(field_of(response, "error"), request)
     events: list[Event] = []
-    for item in response.output:
-        if item.type == "reasoning":
-            for text in (part.text for part in item.summary if part.text):
-                if any(isinstance(event, Reasoning) for event in events):
+    for item in _listed(field_of(response, "output"), "output"):
+        kind = field_of(item, "type")
+        if kind == "reasoning":
+            for part in _listed(field_of(item, "summary"), "summary"):
+                text = checked(field_of(part, "text"), "text", str)
+                if text and any(isinstance(event, Reasoning) for event in events):
                     events.append(Reasoning(0, REASONING_BREAK))
-                events.append(Reasoning(0, text))
-        elif item.type == "message":
-            texts = [getattr(p, "text", None) or getattr(p, "refusal", "") for p in item.content]
-            events += [Delta(0, text) for text in texts if text]
-        elif item.type == "function_call":
+                if text:
+                    events.append(Reasoning(0, text))
+        elif kind == "message":
+            for part in _listed(field_of(item, "content"), "content"):
+                said = field_of(part, "text") or field_of(part, "refusal")
+                if checked(said, "text", str):
+                    events.append(Delta(0, said))
+        elif kind == "function_call":
             events.append(_tool_call(item))
     return events + _ending(response)
+
+
+def _listed(value: Any, name: str) -> list[Any]:
+    """``value`` if it is a list, [] if absent, else MalformedChunk."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedChunk(f"{name!r} is {short(value)}, not a list")
+    return value
 
 
 def _tool_call(item: Any) -> ToolCall:
