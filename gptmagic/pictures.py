@@ -137,7 +137,8 @@ def _image_bytes(value: Any) -> bytes | None:
             return None
     if not issubclass(type(value), (bytes, bytearray, memoryview)):
         return None
-    if sniff(bytes(value[:8])) is None:
+    head = bytes(value[:12])
+    if sniff(head) is None and _convertible(head) is None:
         return None
     return bytes(value)
 
@@ -148,6 +149,16 @@ def sniff(data: bytes) -> str | None:
         return "image/png"
     if data.startswith(JPEG_SIGNATURE):
         return "image/jpeg"
+    return None
+
+
+def _convertible(data: bytes) -> str | None:
+    """ "GIF" or "WebP" for bytes of those formats (what an image server may send), which go
+    to the model only as PNG; None for anything else."""
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
     return None
 
 
@@ -235,6 +246,8 @@ def image_size(data: bytes) -> tuple[str, int, int] | None:
 
 # -- bringing an image within the caps -----------------------------------------------------
 def _from_bytes(data: bytes, label: str, max_side: int, max_bytes: int) -> Picture:
+    if kind := _convertible(data):
+        return _converted(data, kind, label, max_side, max_bytes)
     info = image_size(data)
     if info is None:
         kind = _KINDS[sniff(data) or "image/png"]
@@ -258,6 +271,23 @@ def _from_bytes(data: bytes, label: str, max_side: int, max_bytes: int) -> Pictu
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, ValueError...
         raise _unreadable(label, exc) from None
     return _from_pil(image, label, max_side, max_bytes, jpeg=mime == "image/jpeg")
+
+
+def _converted(data: bytes, kind: str, label: str, max_side: int, max_bytes: int) -> Picture:
+    """GIF or WebP bytes (its first frame) as PNG, by PIL when the kernel has it loaded; else
+    one line saying how, since reading them would mean importing PIL for bytes."""
+    pil = sys.modules.get("PIL.Image")
+    if pil is None:
+        raise GPTMagicError(
+            f"{_name(label)} is a {kind} image: images in prompts are sent as PNG or JPEG, and "
+            "gptmagic converts one only in a kernel that has PIL loaded. Run import PIL.Image "
+            "(pip install pillow) and run this cell again; nothing was sent."
+        )
+    try:
+        image = pil.open(io.BytesIO(data), formats=[kind.upper()])
+    except Exception as exc:  # a truncated or damaged file: PIL raises many kinds
+        raise _unreadable(label, exc) from None
+    return _from_pil(image, label, max_side, max_bytes)
 
 
 def _from_pil(

@@ -93,6 +93,17 @@ def test_a_pil_image_is_sent_at_its_own_size(shell, server):
     assert png_size(decoded(content[0])) == (64, 48)
 
 
+def test_webp_bytes_from_an_image_server_are_sent_as_png(shell, server):
+    out = io.BytesIO()
+    Image.new("RGB", (30, 20), (10, 200, 10)).save(out, format="WEBP", lossless=True)
+    shell.user_ns["img"] = out.getvalue()  # what %gptimage -o keeps when the server sent WebP
+    ok(shell, "%%gpt\nWhat colour? {img}")
+    content = server.chat_requests[0].body["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url"]
+    image = Image.open(io.BytesIO(decoded(content[1])))
+    assert image.size == (30, 20) and image.convert("RGB").getpixel((0, 0)) == (10, 200, 10)
+
+
 def test_an_image_over_the_side_cap_is_scaled_to_the_setting(shell, server):
     shell.user_ns["photo"] = Image.new("RGB", (640, 320), (0, 90, 200))
     ok(shell, "%config GPTMagic.image_prompt_max_side = 100")

@@ -134,7 +134,8 @@ def test_an_ipython_image_sends_its_data():
         b"",
         b"\x89PN",  # a prefix of the signature
         b"\xff\xd8\x00 text",  # JPEG's first two bytes, not its signature (FF D8 FF)
-        b"GIF89a\x01\x00\x01\x00",  # an image, but not one gptmagic sends
+        b"GIF88a\x01\x00\x01\x00",  # no GIF version
+        b"RIFF\0\0\0\0WAVE",  # a RIFF file that is no WebP
         "\x89PNG\r\n\x1a\n",  # the signature as text, not bytes
         "chart.png",  # a name says nothing
         memoryview(struct.pack("<4I", 0x474E5089, 0x0A1A0A0D, 0, 0)).cast("I")[::2],
@@ -146,6 +147,44 @@ def test_an_ipython_image_sends_its_data():
 )
 def test_values_that_are_not_png_or_jpeg_data_keep_their_text_rendering(value):
     assert as_picture(value, "x") is None
+
+
+@pytest.mark.parametrize("kind", ["GIF", "WEBP"])
+def test_gif_and_webp_bytes_are_sent_as_a_png_of_the_same_pixels(kind):
+    image = noise("RGB", (60, 40)) if kind == "WEBP" else noise("RGB", (60, 40)).quantize(16)
+    data = encoded(image, kind, **({"lossless": True} if kind == "WEBP" else {}))
+    picture = as_picture(data, "anim")
+    assert (picture.mime, picture.width, picture.height) == ("image/png", 60, 40)
+    assert decoded(picture).convert("RGB").tobytes() == image.convert("RGB").tobytes()
+
+
+def test_a_gif_over_the_side_cap_is_scaled_to_it():
+    data = encoded(Image.new("P", (3000, 100)), "GIF")
+    picture = as_picture(data, "strip")
+    assert (picture.mime, picture.width, picture.height) == ("image/png", 2048, 68)
+
+
+def test_webp_bytes_without_pil_loaded_are_refused_in_one_line_and_pil_stays_unloaded(
+    monkeypatch,
+):
+    data = encoded(noise("RGB", (8, 8)), "WEBP")
+    for name in [name for name in sys.modules if name == "PIL" or name.startswith("PIL.")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(GPTMagicError) as caught:
+        as_picture(data, "img")
+    assert str(caught.value) == (
+        "{img} is a WebP image: images in prompts are sent as PNG or JPEG, and gptmagic "
+        "converts one only in a kernel that has PIL loaded. Run import PIL.Image (pip install "
+        "pillow) and run this cell again; nothing was sent."
+    )
+    assert "PIL.Image" not in sys.modules
+
+
+def test_damaged_webp_bytes_are_refused_in_one_line():
+    with pytest.raises(GPTMagicError) as caught:
+        as_picture(b"RIFF\x10\0\0\0WEBPVP8 garbage!", "img")
+    assert str(caught.value).startswith("{img} could not be read as an image (")
+    assert "\n" not in str(caught.value)
 
 
 def test_a_file_named_like_an_image_is_not_read(tmp_path):
