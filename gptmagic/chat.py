@@ -67,6 +67,7 @@ class CellRequest:
     reasoning: str | None = None  # --reasoning: effort of a reasoning model (Responses API)
     images: list[str] = field(default_factory=list)  # the {name} of each image in the prompt
     tools: bool = False  # --tools: the model may call the read-only data tools
+    calls_as_typed: list[str] = field(default_factory=list)  # {df.head()}: sent as typed
 
     @classmethod
     def from_args(cls, settings: Any, args: Any, prompt: str) -> CellRequest:

@@ -35,6 +35,9 @@ _STEPS = re.compile(_STEP)
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _SPECIAL = re.compile(r"[`{}]")
 _BACKTICKS = re.compile(r"`+")
+# ``{df.head()}``, ``{len(df)}``: a call, left as typed; noted when it names a kernel variable
+_CALL = re.compile(r"\{([^{}\n]*\([^{}\n]*\)[^{}\n]*)\}")
+_NAMES = re.compile(_IDENT)
 
 
 def interpolate(
@@ -53,10 +56,16 @@ def interpolate_pieces(
     describe: Callable[[Any, str], str],
     last_error: Callable[[], str | None] = lambda: None,
     picture: Callable[[Any, str], Any] = lambda value, expr: None,
+    calls: list[str] | None = None,
 ) -> list[Any]:
     """The interpolated prompt as ordered pieces: text, and whatever ``picture(value, expr)``
-    returned (not None) for a value in place of its text rendering."""
+    returned (not None) for a value in place of its text rendering.
+
+    ``calls`` (when given) receives each brace left as typed because it is a call on a kernel
+    variable (``{df.head()}``, ``{len(df)}``): the cell says so, or the model would be asked
+    about data it never got."""
     renderer = _Renderer(namespace, describe, last_error, picture)
+    renderer.calls = calls if calls is not None else []
     out: list[Any] = []
     for is_code, text in split_fences(prompt):
         out += [text] if is_code else renderer.prose(text)
@@ -87,14 +96,17 @@ def interpolate_cell(ctx: Any, prompt: str) -> str:
     return "".join(_pieces(ctx, prompt, refuse))
 
 
-def interpolate_body(ctx: Any, prompt: str) -> tuple[Any, list[str]]:
+def interpolate_body(
+    ctx: Any, prompt: str, calls: list[str] | None = None
+) -> tuple[Any, list[str]]:
     """A ``%%gpt`` body rendered like :func:`interpolate_cell`, but a picture value
     (:func:`~gptmagic.pictures.as_picture`: a matplotlib Figure, a PIL image, PNG/JPEG bytes)
     becomes an image part where it stood, within ``GPTMagic.image_prompt_max_side`` and
     ``image_prompt_max_bytes``.
 
     Returns the user message's content (the plain string when there is no picture, so such
-    requests are unchanged) and the labels of the pictures in order (``["fig"]``).
+    requests are unchanged) and the labels of the pictures in order (``["fig"]``); ``calls``
+    receives the calls on kernel variables left as typed (see :func:`interpolate_pieces`).
     """
     from .pictures import as_picture, text_and_images
 
@@ -106,12 +118,14 @@ def interpolate_body(ctx: Any, prompt: str) -> tuple[Any, list[str]]:
             max_bytes=ctx.settings.image_prompt_max_bytes,
         )
 
-    pieces = _pieces(ctx, prompt, picture)
+    pieces = _pieces(ctx, prompt, picture, calls)
     labels = [p.label for p in pieces if not isinstance(p, str)]
     return text_and_images(pieces), labels
 
 
-def _pieces(ctx: Any, prompt: str, picture: Callable[[Any, str], Any]) -> list[Any]:
+def _pieces(
+    ctx: Any, prompt: str, picture: Callable[[Any, str], Any], calls: list[str] | None = None
+) -> list[Any]:
     from .apikey import known_secrets
     from .describe import Options, describe
     from .errors import redact
@@ -129,13 +143,17 @@ def _pieces(ctx: Any, prompt: str, picture: Callable[[Any, str], Any]) -> list[A
             return None
         return redact(session.last_error.prompt_text(), secrets, urls=False)
 
-    return interpolate_pieces(
+    pieces = interpolate_pieces(
         prompt,
         ctx.shell.user_ns,
         lambda value, label: redact(describe(value, label, options), secrets, urls=False),
         last_error,
         picture,
+        calls,
     )
+    if calls:  # quoted in the cell's notes: {f("sk-...")} must not show the key
+        calls[:] = [redact(typed, secrets, urls=False) for typed in calls]
+    return pieces
 
 
 def split_fences(text: str) -> list[tuple[bool, str]]:
@@ -219,6 +237,7 @@ class _Renderer:
         self.namespace, self.describe, self.last_error = namespace, describe, last_error
         self.picture = picture
         self.cache: dict[str, Any] = {}
+        self.calls: list[str] = []
 
     def prose(self, text: str) -> list[Any]:
         out: list[Any] = []
@@ -241,10 +260,18 @@ class _Renderer:
                 out.append(self.placed(self.field(field.group(1)), text, start, field.end()))
                 pos = field.end()
             else:
+                if char == "{" and (call := _CALL.match(text, start)):
+                    self.note_call(call.group())
                 out.append(char)
                 pos = start + 1
         out.append(text[pos:])
         return out
+
+    def note_call(self, typed: str) -> None:
+        """Keep ``typed`` (a brace holding a call) when it names a variable of the kernel."""
+        names = _NAMES.findall(typed)
+        if typed not in self.calls and any(name in self.namespace for name in names):
+            self.calls.append(typed)
 
     @staticmethod
     def placed(rendering: Any, text: str, start: int, end: int) -> Any:

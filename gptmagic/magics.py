@@ -89,13 +89,14 @@ class GPTMagic(Magics, Settings):
             raise GPTMagicError("The prompt is empty: write it in the cell below %%gpt.")
         ctx = self.context()
         # {name} -> value, {fig} -> an image part; before anything is sent
-        prompt, images = interpolate_body(ctx, prompt)
+        calls: list[str] = []  # {df.head()}: left as typed, the answer's footer says so
+        prompt, images = interpolate_body(ctx, prompt, calls)
         if args.system is not None:
             args.system = interpolate_cell(ctx, args.system)  # same rules, text only
         if args.code:
             prompt = ask_for_code(prompt)
         request = CellRequest.from_args(ctx.settings, args, prompt)
-        request.images = images
+        request.images, request.calls_as_typed = images, calls
         ChatCell(ctx, request).run()
 
     @line_magic("gpt")

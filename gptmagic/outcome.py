@@ -71,6 +71,8 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
             keeps = f"; answer {kept + 1} is kept in the history" if kept else ""
             label = "Answer" if len(empty) == 1 else "Answers"
             lines.append(f"{label} {', '.join(empty)} came back empty{keeps}.")
+    if r.calls_as_typed:
+        lines.append(calls_note(r.calls_as_typed))
     if r.n > 1 and len(answers) < r.n and outcome == "complete":
         lines.append(
             f"Asked for {r.n} answers; the server returned {len(answers)} "
@@ -81,6 +83,17 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
 
 #: the finish of a Responses API answer that ended ``incomplete`` giving no reason
 UNEXPLAINED = "incomplete"
+
+
+def calls_note(calls: list[str]) -> str:
+    """Braces holding a call on a kernel variable went to the model as typed, not as data."""
+    shown = ", ".join(calls[:3]) + (f" and {len(calls) - 3} more" if len(calls) > 3 else "")
+    verb = "was" if len(calls) == 1 else "were"
+    return (
+        f"ⓘ {shown} {verb} sent as typed: prompts fill in names, attributes and literal "
+        "subscripts, never calls ({df} sends a frame's first rows; --tools lets the model "
+        "look at more)."
+    )
 
 
 def cut_note(max_tokens: int | None) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from gptmagic.lasterror import from_exception
-from tests.conftest import interrupt_when, run
+from tests.conftest import KEY, interrupt_when, run
 
 
 def prompt_sent(server) -> str:
@@ -90,6 +90,45 @@ def test_half_an_emoji_in_a_variable_is_sent_as_a_replacement_character(shell, s
 )
 def test_braces_around_anything_but_a_name_are_left_as_typed(shell, server, body):
     assert ask(shell, server, body) == body
+
+
+def footer_notes(outputs) -> str:
+    return outputs.outputs[-1]["data"]["text/markdown"]
+
+
+def test_a_call_on_a_kernel_variable_is_sent_as_typed_and_the_footer_says_so(
+    shell, server, outputs
+):
+    shell.user_ns["df"] = pd.DataFrame({"price": [1, 2]})
+    assert ask(shell, server, "Look at {df.head()} and {len(df)}") == (
+        "Look at {df.head()} and {len(df)}"
+    )
+    assert (
+        "ⓘ {df.head()}, {len(df)} were sent as typed: prompts fill in names, attributes and "
+        "literal subscripts"
+    ) in footer_notes(outputs)
+
+
+def test_a_call_quoting_the_key_is_noted_with_the_key_masked(shell, server, outputs):
+    shell.user_ns["df"] = pd.DataFrame({"price": [1, 2]})
+    ask(shell, server, f"Look at {{df.get('{KEY}')}}")
+    assert "ⓘ {df.get('***')} was sent as typed" in footer_notes(outputs)
+    assert KEY not in json.dumps(outputs.outputs)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Explain {print(x)}",  # print is no variable of the kernel
+        "Jinja: {{df.head()}}",  # literal braces
+        "Code: `{df.head()}`",  # inline code
+        "Look at {df}",  # filled in
+    ],
+)
+def test_no_note_for_a_call_on_no_kernel_variable_or_outside_prose(shell, server, outputs, body):
+    shell.user_ns["df"] = pd.DataFrame({"price": [1, 2]})
+    ask(shell, server, body)
+    assert "sent as typed" not in footer_notes(outputs)
 
 
 def test_double_braces_are_literal_braces(shell, server):
