@@ -1244,21 +1244,20 @@ MUTANTS = [
     ),
     M(
         "responses",
-        '    if response.status == "failed":\n        raise _failure(response.error, request)',
-        '    if response.status == "failed":\n        pass',
+        '        raise _failure(field_of(response, "error"), request)',
+        "        pass",
         "a non-streamed failed response passes as an answer",
     ),
     M(
         "responses",
-        "                if any(isinstance(event, Reasoning) for event in events):\n"
-        "                    events.append(Reasoning(0, REASONING_BREAK))\n",
-        "",
+        "if text and any(isinstance(event, Reasoning) for event in events):",
+        "if False:",
         "the parts of a non-streamed reasoning summary run together",
     ),
     M(
         "responses",
-        'texts = [getattr(p, "text", None) or getattr(p, "refusal", "") for p in item.content]',
-        'texts = [getattr(p, "text", None) or "" for p in item.content]',
+        'said = field_of(part, "text") or field_of(part, "refusal")',
+        'said = field_of(part, "text")',
         "a non-streamed refusal is not shown: the answer seems empty",
     ),
     M(
@@ -1927,6 +1926,27 @@ MUTANTS = [
         "    if False:",
         "on Azure the panel offers GET /models' base models, which are not deployments",
         ("test_panel.py",),
+    ),
+    M(
+        "context",
+        "if typed not in self.calls and any(name in self.namespace for name in names):",
+        "if typed not in self.calls and all(name in self.namespace for name in names):",
+        "{len(df)} goes as typed without a note: only calls of kernel functions are noted",
+        ("test_context.py",),
+    ),
+    M(
+        "pictures",
+        "    if kind := _convertible(data):",
+        "    if kind := None:",
+        "GIF and WebP bytes are refused as a damaged PNG instead of sent as one",
+        ("test_pictures.py", "test_figs.py"),
+    ),
+    M(
+        "responses",
+        '            for part in _listed(field_of(item, "content"), "content"):',
+        '            for part in field_of(item, "content") or []:',
+        "a non-streamed Responses message whose content is a string is read letter by letter",
+        ("test_outcomes.py", "test_backend_responses.py"),
     ),
 ]
 
