@@ -72,7 +72,7 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
             label = "Answer" if len(empty) == 1 else "Answers"
             lines.append(f"{label} {', '.join(empty)} came back empty{keeps}.")
     if r.calls_as_typed:
-        lines.append(calls_note(r.calls_as_typed))
+        lines.append(calls_note(r.calls_as_typed, r.tools))
     if r.n > 1 and len(answers) < r.n and outcome == "complete":
         lines.append(
             f"Asked for {r.n} answers; the server returned {len(answers)} "
@@ -85,14 +85,17 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
 UNEXPLAINED = "incomplete"
 
 
-def calls_note(calls: list[str]) -> str:
-    """Braces holding a call on a kernel variable went to the model as typed, not as data."""
+def calls_note(calls: list[str], tools: bool = False) -> str:
+    """Braces holding a call on a kernel variable went to the model as typed, not as data;
+    the ways to send data, less the one the cell already used (``--tools``)."""
     shown = ", ".join(calls[:3]) + (f" and {len(calls) - 3} more" if len(calls) > 3 else "")
     verb = "was" if len(calls) == 1 else "were"
+    more = (
+        "its tools let the model look at more" if tools else "--tools lets the model look at more"
+    )
     return (
         f"ⓘ {shown} {verb} sent as typed: prompts fill in names, attributes and literal "
-        "subscripts, never calls ({df} sends a frame's first rows; --tools lets the model "
-        "look at more)."
+        f"subscripts, never calls ({{df}} sends a frame's first rows; {more})."
     )
 
 

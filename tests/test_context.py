@@ -109,6 +109,23 @@ def test_a_call_on_a_kernel_variable_is_sent_as_typed_and_the_footer_says_so(
     ) in footer_notes(outputs)
 
 
+def test_with_tools_on_the_note_does_not_suggest_tools(shell, server, outputs):
+    shell.user_ns["df"] = pd.DataFrame({"price": [1, 2]})
+    ask(shell, server, "Look at {df.head()}", "--tools")
+    note = footer_notes(outputs)
+    assert "ⓘ {df.head()} was sent as typed" in note
+    assert "its tools let the model look at more" in note
+    assert "--tools" not in note
+
+
+def test_without_tools_the_note_names_tools(shell, server, outputs):
+    shell.user_ns["df"] = pd.DataFrame({"price": [1, 2]})
+    ask(shell, server, "Look at {df.head()}")
+    assert "{df} sends a frame's first rows; --tools lets the model look at more" in (
+        footer_notes(outputs)
+    )
+
+
 def test_a_call_quoting_the_key_is_noted_with_the_key_masked(shell, server, outputs):
     shell.user_ns["df"] = pd.DataFrame({"price": [1, 2]})
     ask(shell, server, f"Look at {{df.get('{KEY}')}}")
