@@ -34,7 +34,7 @@ from .errors import (
     redact,
 )
 from .files import without_lone_surrogates
-from .outcome import Outcome, failure
+from .outcome import Outcome, abandoned, failure
 from .outcome import notes as outcome_notes
 from .render import answer_bundle, call_line, provenance, usage_footer
 from .retrying import call_with_retries
@@ -412,6 +412,8 @@ class ChatCell:
             else:
                 self.rerun_helps = False
                 cause = self.nothing_sent(getattr(response, "content_type", None))
+        if outcome == "complete" and (gave_up := abandoned(list(collected.finishes.values()))):
+            outcome, cause = "incomplete", gave_up
         if outcome == "complete" and (unusable := self.unusable_calls(collected)):
             outcome, cause = "incomplete", unusable
         return collected, outcome, cause

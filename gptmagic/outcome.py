@@ -16,6 +16,22 @@ from .errors import GPTMagicError, InterruptedAnswer
 if TYPE_CHECKING:
     from .chat import CellRequest
 
+#: the finish of a Responses API answer that ended ``incomplete`` giving no reason
+UNEXPLAINED = "incomplete"
+#: finish reasons that need no note of their own: the answer ended as asked, or a note says
+KNOWN = {"stop", "length", "content_filter", "tool_calls", "function_call", UNEXPLAINED}
+#: finish reasons of an answer the server gave up on (vLLM: abort; Mistral: error; DeepSeek:
+#: insufficient_system_resource): incomplete, like a dropped stream
+ABANDONED = ("abort", "error", "insufficient_system_resource")
+
+
+def abandoned(reasons: list[str]) -> str:
+    """Why the server gave up on an answer, as the cause of an incomplete one ("" if not)."""
+    gave_up = next((r for r in reasons if r in ABANDONED), None)
+    if gave_up is None:
+        return ""
+    return f"the server gave up on the answer (finish_reason: {gave_up})"
+
 
 @dataclass
 class Outcome:
@@ -71,6 +87,13 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
             keeps = f"; answer {kept + 1} is kept in the history" if kept else ""
             label = "Answer" if len(empty) == 1 else "Answers"
             lines.append(f"{label} {', '.join(empty)} came back empty{keeps}.")
+    unknown = sorted({x for x in reasons if x and x not in KNOWN and x not in ABANDONED})
+    if unknown and outcome != "empty":
+        said = ", ".join(repr(x) for x in unknown)
+        lines.append(
+            f"⚠ The server ended the answer for a reason gptmagic does not know ({said}): "
+            "the text above may be cut short."
+        )
     if r.calls_as_typed:
         lines.append(calls_note(r.calls_as_typed, r.tools))
     if r.n > 1 and len(answers) < r.n and outcome == "complete":
@@ -79,10 +102,6 @@ def notes(result: Outcome, r: CellRequest) -> list[str]:
             "(it ignores n). The first is kept in the history."
         )
     return lines
-
-
-#: the finish of a Responses API answer that ended ``incomplete`` giving no reason
-UNEXPLAINED = "incomplete"
 
 
 def calls_note(calls: list[str], tools: bool = False) -> str:

@@ -1948,6 +1948,32 @@ MUTANTS = [
         "a non-streamed Responses message whose content is a string is read letter by letter",
         ("test_outcomes.py", "test_backend_responses.py"),
     ),
+    M(
+        "compat",
+        '    "max_tokens": "length",',
+        '    "max_tokens": "stop",',
+        "an answer a gateway reports cut by max_tokens is stored with no word that it was cut",
+        ("test_outcomes.py",),
+    ),
+    M(
+        "compat",
+        "    low = sent.lower()",
+        "    low = sent",
+        "Vertex AI's MAX_TOKENS and STOP in capitals are not read as length and stop",
+        ("test_outcomes.py",),
+    ),
+    M(
+        "outcome",
+        "    gave_up = next((r for r in reasons if r in ABANDONED), None)",
+        "    gave_up = next((r for r in reasons[1:] if r in ABANDONED), None)",
+        "an answer vLLM aborted is stored as complete",
+    ),
+    M(
+        "outcome",
+        "    unknown = sorted({x for x in reasons if x and x not in KNOWN and x not in ABANDONED})",
+        "    unknown = sorted({x for x in reasons if x and x not in KNOWN and x in ABANDONED})",
+        "an answer ended for a reason gptmagic does not know gets no word that it may be cut",
+    ),
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.

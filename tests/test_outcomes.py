@@ -498,3 +498,56 @@ def test_an_empty_response_incomplete_without_a_reason_does_not_claim_a_finish_r
     assert "(status: incomplete, no incomplete_details.reason, no text)" in line
     assert "finish_reason" not in line
     assert turns(shell) == []
+
+
+# -- finish reasons other servers send ---------------------------------------------------------
+CUT_WITHOUT_MAX_TOKENS = "✂ The answer was cut short (finish_reason: length) though no max_tokens"
+
+
+@pytest.mark.parametrize("sent", ["max_tokens", "MAX_TOKENS", "model_length"])
+def test_another_servers_name_for_a_cut_answer_is_told_as_cut(shell, server, outputs, sent):
+    server.enqueue(Reply(raw_chunks=[chunk("Hal"), chunk(finish=sent)]))
+    assert run(shell, "%%gpt\nhello").success
+    shown = markdown(outputs)
+    assert shown.count(CUT_WITHOUT_MAX_TOKENS) == 1
+    assert "does not know" not in shown
+
+
+@pytest.mark.parametrize("sent", ["eos_token", "stop_sequence", "end_turn", "STOP"])
+def test_another_servers_name_for_a_normal_stop_gets_no_note(shell, server, outputs, sent):
+    server.enqueue(Reply(raw_chunks=[chunk("Hello"), chunk(finish=sent)]))
+    assert run(shell, "%%gpt\nhello").success
+    assert "⚠" not in markdown(outputs) and "✂" not in markdown(outputs)
+    [turn] = turns(shell)
+    assert turn.assistant.content == "Hello"
+    assert turn.assistant.meta["finish_reason"] == "stop"
+
+
+def test_an_unfamiliar_finish_reason_is_named_and_the_answer_kept(shell, server, outputs):
+    server.enqueue(Reply(raw_chunks=[chunk("Hello"), chunk(finish="recitation_check")]))
+    assert run(shell, "%%gpt\nhello").success
+    assert (
+        markdown(outputs).count(
+            "⚠ The server ended the answer for a reason gptmagic does not know "
+            "('recitation_check'): the text above may be cut short."
+        )
+        == 1
+    )
+    [turn] = turns(shell)
+    assert turn.assistant.content == "Hello"
+
+
+@pytest.mark.parametrize("sent", ["abort", "insufficient_system_resource"])
+def test_an_answer_the_server_gave_up_on_is_incomplete_and_not_stored(
+    shell, server, outputs, capsys, sent
+):
+    server.enqueue(Reply(raw_chunks=[chunk("Hal"), chunk(finish=sent)]))
+    assert not run(shell, "%%gpt\nhello").success
+    assert error_line(capsys) == (
+        "UsageError: The answer is incomplete: the server gave up on the answer "
+        f"(finish_reason: {sent}). "
+        "The text so far is shown; it was not stored; re-run the cell."
+    )
+    assert "Hal" in markdown(outputs)
+    assert "does not know" not in markdown(outputs)
+    assert turns(shell) == []

@@ -175,7 +175,32 @@ def read_choice(choice: Any, part: str, n: int) -> tuple[int, str | None, str | 
         raise MalformedChunk(f"'index' is {short(index)}, not an answer number below n = {n}")
     body = field_of(choice, part)
     content = None if body is None else checked(field_of(body, "content"), "content", str)
-    return index, content, checked(field_of(choice, "finish_reason"), "finish_reason", str)
+    reason = checked(field_of(choice, "finish_reason"), "finish_reason", str)
+    return index, content, None if reason is None else finish_reason(reason)
+
+
+#: the finish reasons of Chat Completions as OpenAI names them
+_CANONICAL = {"stop", "length", "content_filter", "tool_calls", "function_call"}
+#: other servers' names for them (TGI: eos_token, stop_sequence; gateways in front of
+#: Anthropic-style APIs: end_turn, max_tokens; Mistral: model_length; Vertex AI: STOP,
+#: MAX_TOKENS, SAFETY in capitals), so an answer cut short is told as cut whoever served it
+_SYNONYMS = {
+    "eos_token": "stop",
+    "eos": "stop",
+    "stop_sequence": "stop",
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "max_output_tokens": "length",
+    "model_length": "length",
+    "safety": "content_filter",
+}
+
+
+def finish_reason(sent: str) -> str:
+    """A server's finish reason as Chat Completions names it; one gptmagic does not know
+    stays as sent (the output then says the answer may be cut short)."""
+    low = sent.lower()
+    return _SYNONYMS.get(low, low if low in _CANONICAL else sent)
 
 
 def read_tool_calls(choice: Any, part: str) -> list[tuple[int, str | None, str | None, str]]:
