@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import getpass
 import os
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .errors import GPTMagicError, InterruptedAnswer
+from .errors import SECRET_PARAMETER, GPTMagicError, InterruptedAnswer
 from .session import KernelSession, Secret
 
 KEY_ENV = "OPENAI_API_KEY"
@@ -146,4 +146,13 @@ def url_passwords(*urls: str | None) -> set[Secret]:
         except ValueError:  # an unparseable address (a broken IPv6 literal): no password read
             continue
         found |= {Secret(password), Secret(unquote(password))} if password else set()
+        found |= query_secrets(url)
     return found
+
+
+def query_secrets(url: str) -> set[Secret]:
+    """The values of a URL's query parameters named like credentials (``?key=``, ``?token=``),
+    decoded (:func:`~gptmagic.errors.secret_forms` derives the encoded forms): a gateway's key
+    in its URL is a key."""
+    pairs = parse_qsl(urlsplit(url).query)
+    return {Secret(value) for name, value in pairs if SECRET_PARAMETER.search(name)}

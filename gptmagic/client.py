@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .apikey import known_secrets, resolve_key
-from .errors import GPTMagicError, redact
+from .errors import GPTMagicError, masked_query, redact
 
 if TYPE_CHECKING:
     from .session import Secret
@@ -75,13 +75,14 @@ class Endpoint:
 
 
 def public_url(url: str) -> str:
-    """``url`` without the credentials a URL can carry (``http://user:pass@host/v1``)."""
+    """``url`` without the credentials a URL can carry (``http://user:pass@host/v1``, and the
+    value of a query parameter named like one: ``?key=***``)."""
     parts = urlsplit(url)
     if not parts.netloc and "@" in url:  # no scheme ("user:pass@host/v1"): not parsed as a URL
-        return url.rpartition("@")[2]
+        return masked_query(url.rpartition("@")[2])
     if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        return masked_query(url)
+    return masked_query(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
 
 
 def make_sdk_client(endpoint: Endpoint, key: Secret) -> Any:
@@ -91,9 +92,13 @@ def make_sdk_client(endpoint: Endpoint, key: Secret) -> Any:
     http_client = None
     if endpoint.proxy:
         http_client = openai.DefaultHttpxClient(proxy=endpoint.proxy)
+    # A query in the base URL (a gateway's ?key= or ?team=) goes with every request: the SDK
+    # appends paths to the base URL's path, so a query left in it would end up mid-path.
+    parts = urlsplit(endpoint.base_url)
     return openai.OpenAI(
         api_key=key.reveal(),
-        base_url=endpoint.base_url,
+        base_url=urlunsplit(parts._replace(query="", fragment="")),
+        default_query=dict(parse_qsl(parts.query)) or None,
         timeout=endpoint.timeout,
         max_retries=0,
         http_client=http_client,

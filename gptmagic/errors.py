@@ -66,6 +66,19 @@ class InterruptedAnswer(GPTMagicError):
 
 # ``scheme://userinfo@``: greedy up to the last ``@`` before the path, as URL parsers read it.
 _USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/?#'\"<>]+@")
+#: a URL's query parameter that carries a credential (a gateway's ``?key=``, ``?token=``, a
+#: signed URL's ``sig=``): its value is masked like a URL's password
+SECRET_PARAMETER = re.compile(r"key|token|secret|pass|pwd|sig|auth|credential", re.IGNORECASE)
+_SECRET_QUERY = re.compile(
+    r"([?&]([^=&\s?#'\"<>]*)=)([^&\s#'\"<>]+)",
+)
+
+
+def masked_query(text: str) -> str:
+    """``text`` with the value of each URL query parameter named like a credential masked."""
+    return _SECRET_QUERY.sub(
+        lambda m: m.group(1) + "***" if SECRET_PARAMETER.search(m.group(2)) else m.group(0), text
+    )
 
 
 def redact(text: str, secrets: Iterable[Any], *, urls: bool = True) -> str:
@@ -81,7 +94,7 @@ def redact(text: str, secrets: Iterable[Any], *, urls: bool = True) -> str:
     forms = every_form(secrets)
     if forms:
         text = _masked_spans(text, secret_spans(text, forms))
-    return _USERINFO.sub(r"\1***@", text) if urls else text
+    return masked_query(_USERINFO.sub(r"\1***@", text)) if urls else text
 
 
 MASKED_BEGINNING = 12  # characters of a key shown without the rest: masked from here on

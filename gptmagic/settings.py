@@ -52,7 +52,8 @@ def default_cache_mode() -> str:
 
 
 class CredentialedURL(str):
-    """A base URL or proxy URL as set, shown without its ``user:password@``.
+    """A base URL or proxy URL as set, shown without its ``user:password@`` (or the value of
+    a query parameter named like a credential, ``?key=``).
 
     ``%config GPTMagic.proxy`` returns the value itself (usable in code, equal to what was
     set), but a notebook saves what it displays (``Out[n]``, the repr): that is masked, so a
@@ -256,8 +257,11 @@ class Settings(Configurable):
 
     @validate("base_url", "proxy")
     def _hide_credentials_when_shown(self, proposal):
+        from .errors import masked_query
+
         value = proposal["value"]
-        return CredentialedURL(value) if "@" in value else value
+        hidden = "@" in value or masked_query(value) != value  # user:password@, ?key=
+        return CredentialedURL(value) if hidden else value
 
     @validate("image_size")
     def _check_size(self, proposal):

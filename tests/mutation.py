@@ -50,6 +50,7 @@ PATHS = {
     "azure": "backends/azure.py",
     "fields": "backends/fields.py",
     "events": "backends/events.py",
+    "providers": "backends/__init__.py",
     "runner": "tools/runner.py",
     "views": "tools/views.py",
     "specs": "tools/specs.py",
@@ -111,6 +112,14 @@ TESTS = {
         "test_apis.py",
         "test_commands.py",
     ),
+    "diagnosis": (
+        "test_diagnosis.py",
+        "test_proxy.py",
+        "test_url_credentials.py",
+        "test_apis.py",
+        "test_reliability.py",
+    ),
+    "providers": ("test_backend_azure.py", "test_apis.py", "test_secrets.py"),
     # -- pictures, exports, files, rendering
     "pictures": ("test_pictures.py", "test_figs.py"),
     "export": (
@@ -1961,6 +1970,109 @@ MUTANTS = [
         "    low = sent",
         "Vertex AI's MAX_TOKENS and STOP in capitals are not read as length and stop",
         ("test_outcomes.py",),
+    ),
+    # -- what an error line knows beyond the exception, and which provider a request uses
+    M(
+        "diagnosis",
+        '    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))',
+        '    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))',
+        "an error line shows the base URL's query, where some gateways take their key",
+    ),
+    M(
+        "diagnosis",
+        '    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))',
+        '    return urlunsplit((parts.scheme, netloc, "", "", ""))',
+        "an error line names the server without the base URL's path (/v1 missing or wrong)",
+    ),
+    M(
+        "diagnosis",
+        '        return url.split("@")[-1]',
+        "        return url",
+        "a base URL with no host shows its user:password@ in the error line",
+    ),
+    M(
+        "diagnosis",
+        '    return f"{host}:{port}" if port else host',
+        "    return parts.netloc",
+        "an error line names the proxy with its user:password@",
+    ),
+    M(
+        "diagnosis",
+        "                if proxy is None:\n                    return None",
+        "                if proxy is None:\n                    continue",
+        "a host NO_PROXY exempts is said to be reached through the proxy",
+    ),
+    M(
+        "diagnosis",
+        "    return (lowercase or names or",
+        "    return (names or lowercase or",
+        "with https_proxy and HTTPS_PROXY both set, the error names the one urllib ignores",
+    ),
+    M(
+        "diagnosis",
+        "        return dataclasses.replace(facts, models_missing=True)",
+        "        return facts",
+        "a 404 from a server with no model list blames the model name alone",
+    ),
+    M(
+        "diagnosis",
+        '    probe = what != "model list" and sdk is not None and not facts.deployment',
+        '    probe = what != "model list" and sdk is not None',
+        "a 404 from Azure lists base models as if they were deployments",
+    ),
+    M(
+        "diagnosis",
+        '        placeholder_key=getattr(sdk, "api_key", None) == PLACEHOLDER,',
+        '        placeholder_key=getattr(sdk, "api_key", None) != PLACEHOLDER,',
+        "a 401 with no key set says the key was refused instead of that none is set",
+    ),
+    M(
+        "providers",
+        '    if setting != "auto":',
+        '    if setting == "openai":',
+        "provider 'azure' with a base URL Azure's hosts do not name is sent as OpenAI",
+    ),
+    M(
+        "providers",
+        "        if url and getattr(_module(module), recognise)(url):",
+        "        if url:",
+        "with provider 'auto' every base URL is taken for Azure",
+    ),
+    M(
+        "providers",
+        "    return os.environ.get(entry[2]) if entry else None",
+        "    return None",
+        "provider 'azure' ignores AZURE_OPENAI_ENDPOINT, where Azure users keep their address",
+    ),
+    # -- a query in the base URL
+    M(
+        "client",
+        "        default_query=dict(parse_qsl(parts.query)) or None,",
+        "        default_query=None,",
+        "a base URL's ?key= is not sent: the gateway refuses every request",
+        ("test_url_credentials.py",),
+    ),
+    M(
+        "client",
+        '    if "@" not in parts.netloc:\n        return masked_query(url)',
+        '    if "@" not in parts.netloc:\n        return url',
+        "the dry run shows a gateway key written in the base URL's query",
+        ("test_url_credentials.py",),
+    ),
+    M(
+        "apikey",
+        "        found |= query_secrets(url)",
+        "        pass",
+        "a gateway key from the base URL's query, echoed by the model, is shown in the answer",
+        ("test_url_credentials.py",),
+    ),
+    M(
+        "errors",
+        'SECRET_PARAMETER = re.compile(r"key|token|secret|pass|pwd|sig|auth|credential", '
+        "re.IGNORECASE)",
+        'SECRET_PARAMETER = re.compile(r"key|token|secret|pass|pwd|sig|auth|credential")',
+        "a gateway key in ?API_KEY= (capitals) is shown",
+        ("test_url_credentials.py",),
     ),
     M(
         "outcome",

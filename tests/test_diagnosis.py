@@ -11,6 +11,7 @@ from __future__ import annotations
 import openai
 import pytest
 
+from gptmagic.diagnosis import display_url
 from gptmagic.errors import Facts, explain
 from gptmagic.testing.server import Reply
 from tests.conftest import KEY, run
@@ -94,6 +95,22 @@ def test_a_base_url_without_v1_is_told_apart_from_an_unknown_model(shell, server
     assert f"(try {server.url}/v1)" in line
     assert "<" not in line  # no HTML in the one line
     assert paths(server) == ["POST /chat/completions", "GET /models"]
+
+
+def test_the_base_url_in_an_error_line_has_no_query(shell, server, capsys):
+    """The line names the base URL to fix, as its scheme, host and path; a query (a gateway's
+    routing value or key) is sent with the requests but is not part of what to fix."""
+    server.not_found = "json"
+    run(shell, f"%config GPTMagic.base_url = '{server.url}?team=data'")
+    assert not run(shell, "%%gpt\nhello").success
+    line = error_line(capsys)
+    assert f"GPTMagic.base_url ({server.url}) looks wrong" in line
+    assert "team=data" not in line
+
+
+def test_display_url_drops_credentials_of_an_address_it_cannot_parse():
+    assert display_url("http://alice:hunter2pw@/v1") == "/v1"  # no host
+    assert display_url("alice:hunter2pw@gw.example/v1") == "gw.example/v1"  # no scheme
 
 
 def test_a_server_without_an_images_endpoint_says_so(shell, server, capsys):

@@ -219,3 +219,69 @@ def test_a_password_with_an_at_sign_in_it_is_not_shown_in_part(shell, outputs):
     shown = outputs.outputs[-1]["data"]["text/markdown"]
     assert "POST http://127.0.0.1:9/v1/chat/completions" in shown
     assert "gw-pw" not in shown and "hunter2" not in shown
+
+
+# -- a query in the base URL: sent with every request, a credential's value masked ------------
+GATEWAY_KEY = "gw-query-secret-5d1e"
+
+
+def query_url(server, query: str = f"gwkey={GATEWAY_KEY}&team=data") -> str:
+    return f"{server.base_url}?{query}"
+
+
+def test_a_base_url_query_goes_with_every_request(shell, server):
+    run(shell, f"%config GPTMagic.base_url = {query_url(server)!r}")
+    assert run(shell, "%%gpt\nhello").success
+    assert run(shell, "%gpt models").success
+    assert run(shell, "%gptimage --size 256x256 a red fox").success
+    sent = [(r.method, r.path, r.query) for r in server.requests]
+    query = {"gwkey": GATEWAY_KEY, "team": "data"}
+    assert sent == [
+        ("POST", "/v1/chat/completions", query),
+        ("GET", "/v1/models", query),
+        ("POST", "/v1/images/generations", query),
+    ]
+
+
+def test_the_dry_run_shows_the_query_with_a_credentials_value_masked(shell, server, outputs):
+    run(shell, f"%config GPTMagic.base_url = {query_url(server)!r}")
+    assert run(shell, "%%gpt --dry-run\nhello").success
+    shown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert f"POST {server.base_url}/chat/completions?gwkey=***&team=data" in shown
+    assert GATEWAY_KEY not in json.dumps(outputs.messages)
+
+
+def test_a_query_credential_is_masked_in_an_error_line_and_the_setting_shown(
+    shell, server, outputs, capsys
+):
+    server.enqueue(Reply(status=400, error={"message": f"bad request to ?gwkey={GATEWAY_KEY}"}))
+    run(shell, f"%config GPTMagic.base_url = {query_url(server)!r}")
+    assert not run(shell, "%%gpt\nhello").success
+    assert run(shell, "%config GPTMagic.base_url").success
+    printed = capsys.readouterr()
+    assert "UsageError:" in printed.err
+    for text in (printed.out, printed.err, json.dumps(outputs.messages)):
+        assert GATEWAY_KEY not in text
+
+
+def test_a_query_credential_echoed_in_an_answer_is_masked(shell, server, outputs):
+    server.enqueue(Reply(text=[f"The gateway key is {GATEWAY_KEY}."]))
+    run(shell, f"%config GPTMagic.base_url = {query_url(server)!r}")
+    assert run(shell, "%%gpt\nhello").success
+    assert "The gateway key is ***." in outputs.outputs[-1]["data"]["text/markdown"]
+    assert GATEWAY_KEY not in json.dumps(outputs.messages)
+
+
+def test_a_query_parameter_not_named_like_a_credential_is_shown(shell, server, outputs):
+    server.enqueue(Reply(text=["Team data, format json."]))
+    run(shell, f"%config GPTMagic.base_url = {query_url(server, 'team=data&format=json')!r}")
+    assert run(shell, "%%gpt\nhello").success
+    assert "Team data, format json." in outputs.outputs[-1]["data"]["text/markdown"]
+
+
+def test_a_credential_parameter_in_capitals_is_masked_too(shell, server, outputs):
+    run(shell, f"%config GPTMagic.base_url = {query_url(server, f'API_KEY={GATEWAY_KEY}')!r}")
+    assert run(shell, "%%gpt --dry-run\nhello").success
+    shown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert f"POST {server.base_url}/chat/completions?API_KEY=***" in shown
+    assert GATEWAY_KEY not in json.dumps(outputs.messages)

@@ -10,6 +10,7 @@ import importlib
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from .base import Backend
@@ -75,8 +76,9 @@ def request_url(endpoint: Any, path: str, model: str) -> str:
     """Where a request to the API's ``path`` goes (``--dry-run`` shows it): the base URL and
     the path, or the provider's own address for it (Azure: a deployment's, with api-version)."""
     entry = PROVIDERS.get(endpoint.provider)
-    if entry is None:
-        return endpoint.base_url + path
+    if entry is None:  # the path goes before a query the base URL may carry
+        parts = urlsplit(endpoint.base_url)
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
     return _module(entry[0]).request_url(endpoint, path, model)
 
 
