@@ -7,13 +7,20 @@ reached the local server over HTTP.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 
 from gptmagic.panel import live_panels
-from tests.conftest import run
+from gptmagic.testing.server import Reply
+from tests.conftest import KEY, run
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -53,6 +60,43 @@ def observers(magic) -> int:
     """How many change handlers are registered on the magic's traits."""
     notifiers = magic._trait_notifiers.values()
     return sum(len(handlers) for kinds in notifiers for handlers in kinds.values())
+
+
+@contextlib.contextmanager
+def held_models_server(models: list[str]) -> Iterator[SimpleNamespace]:
+    """A server on 127.0.0.1 whose GET /v1/models answers only once ``release`` is set
+    (``asked`` is set when the request has come): a slow model list, without a guessed delay."""
+    asked, release = threading.Event(), threading.Event()
+    body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.set()
+            release.wait(timeout=60)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        yield SimpleNamespace(base_url=url, asked=asked, release=release)
+    finally:
+        release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=30)
+
+
+def host_of(server) -> str:
+    return server.url.removeprefix("http://")
 
 
 # -- widget -> trait -> request -----------------------------------------------------------
@@ -240,6 +284,24 @@ def test_a_base_url_without_v1_is_named_in_the_panel(kernel_shell, server):
     assert f"(try {server.url}/v1)" in panel.model.note.value
 
 
+def test_a_key_the_server_echoes_in_its_refusal_is_masked_in_the_note(kernel_shell, server):
+    error = {"message": f"Key {KEY} may not list models.", "type": "invalid_request_error"}
+    server.enqueue(Reply(endpoint="models", status=403, error={"error": error}))
+    panel = show(kernel_shell)
+    assert "refused access (403): Key *** may not list models." in panel.model.note.value
+    assert KEY not in panel.model.note.value
+
+
+def test_a_servers_error_message_is_shown_as_text_not_html(kernel_shell, server):
+    error = {"message": "Listing down, <img src=x onerror=alert(1)>", "type": "server_error"}
+    server.enqueue(Reply(endpoint="models", status=500, error={"error": error}))
+    panel = show(kernel_shell)
+    assert "failed with 500: Listing down, &lt;img src=x onerror=alert(1)&gt;" in (
+        panel.model.note.value
+    )
+    assert "<img" not in panel.model.note.value
+
+
 def test_without_a_key_the_list_is_skipped_instead_of_prompting(kernel_shell, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setattr("getpass.getpass", lambda *a, **k: pytest.fail("prompted for a key"))
@@ -254,6 +316,21 @@ def test_changing_base_url_lists_the_new_servers_models(kernel_shell, server):
     run(kernel_shell, "%config GPTMagic.base_url = 'http://127.0.0.1:9/v1'")
     panel.model.fetcher.join(timeout=30)
     assert "Could not reach 127.0.0.1:9" in panel.model.note.value
+
+
+def test_a_slow_list_from_the_previous_server_does_not_replace_the_new_ones(kernel_shell, server):
+    with held_models_server(["old-model"]) as old:
+        run(kernel_shell, f"%config GPTMagic.base_url = '{old.base_url}'")
+        assert run(kernel_shell, "%gpt panel").success
+        picker = live_panels(kernel_shell)[-1].model
+        first = picker.fetcher
+        assert old.asked.wait(timeout=30)  # the first list is on its way
+        run(kernel_shell, f"%config GPTMagic.base_url = '{server.base_url}'")
+        picker.fetcher.join(timeout=30)
+        old.release.set()
+        first.join(timeout=30)
+    assert set(picker.dropdown.options) == set(server.models)
+    assert f"{len(server.models)} model(s) at {host_of(server)}" in picker.note.value
 
 
 def test_on_azure_the_list_holds_the_deployment_not_the_servers_base_models(
