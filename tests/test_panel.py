@@ -254,6 +254,40 @@ def test_usage_line_updates_after_an_answer(kernel_shell):
     assert "in 1 answer(s)" in panel.usage.value
 
 
+def test_usage_line_counts_prompt_and_completion_tokens_apart(kernel_shell):
+    panel = show(kernel_shell)
+    ask(kernel_shell)
+    total = magic_of(kernel_shell).session.usage.total
+    assert total.prompt_tokens != total.completion_tokens
+    assert panel.usage.value == (
+        f"usage: {total.total_tokens:,} tokens this kernel ({total.prompt_tokens:,} prompt + "
+        f"{total.completion_tokens:,} completion) in 1 answer(s)"
+    )
+
+
+def test_usage_line_shows_how_much_of_the_token_budget_is_used(kernel_shell):
+    run(kernel_shell, "%config GPTMagic.token_budget = 5000")
+    panel = show(kernel_shell)
+    assert panel.usage.value.endswith(" · budget 0 of 5,000")
+    ask(kernel_shell)
+    total = magic_of(kernel_shell).session.usage.total.total_tokens
+    assert panel.usage.value.endswith(f" · budget {total:,} of 5,000")
+
+
+def test_usage_line_without_a_budget_names_none(kernel_shell):
+    panel = show(kernel_shell)
+    assert "budget" not in panel.usage.value
+
+
+def test_usage_line_counts_answers_the_server_sent_no_usage_for(kernel_shell, server):
+    panel = show(kernel_shell)
+    ask(kernel_shell)
+    assert "without reported usage" not in panel.usage.value
+    server.enqueue(Reply(usage="never"))
+    ask(kernel_shell)
+    assert panel.usage.value.endswith(" in 2 answer(s) · 1 answer(s) without reported usage")
+
+
 # -- the models list --------------------------------------------------------------------------
 def test_models_dropdown_is_filled_from_the_server(kernel_shell, server):
     panel = show(kernel_shell)
@@ -396,6 +430,32 @@ def test_display_bundle_carries_a_text_and_markdown_summary(kernel_shell, output
     assert "top_p          server default" in data["text/plain"]
     assert "| model | gpt-4o-mini |" in data["text/markdown"]
     assert "| system prompt | Use a \\| b tables. |" in data["text/markdown"]
+
+
+def test_summary_gives_temperature_zero_as_zero_not_as_server_default(kernel_shell, outputs):
+    run(kernel_shell, "%config GPTMagic.temperature = 0")
+    show(kernel_shell)
+    data = outputs.outputs[-1]["data"]
+    assert "  temperature    0\n" in data["text/plain"]
+    assert "| temperature | 0 |" in data["text/markdown"]
+
+
+def test_summary_escapes_html_tags_so_the_saved_notebook_shows_them(kernel_shell, outputs):
+    run(kernel_shell, "%config GPTMagic.system_prompt = 'Answer in <b>bold</b>.'")
+    show(kernel_shell)
+    markdown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert "| system prompt | Answer in \\<b\\>bold\\</b\\>. |" in markdown
+
+
+def test_no_password_of_the_base_url_reaches_the_saved_output(kernel_shell, outputs, server):
+    url = f"http://analyst:s3cret-pw@{host_of(server)}/v1"
+    run(kernel_shell, f"%config GPTMagic.base_url = '{url}'")
+    panel = show(kernel_shell)
+    data = outputs.outputs[-1]["data"]
+    assert f"  server         {host_of(server)}\n" in data["text/plain"]
+    assert f"| server | {host_of(server)} |" in data["text/markdown"]
+    shown = [data["text/plain"], data["text/markdown"], panel.header.value, panel.model.note.value]
+    assert not [text for text in shown if "s3cret-pw" in text]
 
 
 def test_terminal_prints_the_summary_instead_of_widgets(shell, capsys):
