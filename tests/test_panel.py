@@ -62,6 +62,13 @@ def observers(magic) -> int:
     return sum(len(handlers) for kinds in notifiers for handlers in kinds.values())
 
 
+def descendants(box):
+    for child in box.children:
+        yield child
+        if hasattr(child, "children"):
+            yield from descendants(child)
+
+
 @contextlib.contextmanager
 def held_models_server(models: list[str]) -> Iterator[SimpleNamespace]:
     """A server on 127.0.0.1 whose GET /v1/models answers only once ``release`` is set
@@ -126,6 +133,25 @@ def test_server_default_box_stops_sending_temperature(kernel_shell, server):
     assert "temperature" not in last_body(server)
 
 
+def test_unticking_server_default_sends_where_the_slider_stands(kernel_shell, server):
+    panel = show(kernel_shell)
+    assert panel.temperature.default.value is True and panel.temperature.slider.value == 1.0
+    panel.temperature.default.set_state({"value": False})
+    assert magic_of(kernel_shell).temperature == 1.0
+    ask(kernel_shell)
+    assert last_body(server)["temperature"] == 1.0
+
+
+@pytest.mark.parametrize(("name", "highest"), [("temperature", 2.0), ("top_p", 1.0)])
+def test_each_slider_ends_at_the_highest_value_gptmagic_accepts(kernel_shell, name, highest):
+    """A frontend cannot send a value past the slider's end (it is clamped there)."""
+    slider = getattr(show(kernel_shell), name).slider
+    slider.set_state({"value": 1.5 * highest})
+    assert getattr(magic_of(kernel_shell), name) == highest
+    assert slider.value == highest
+    assert live_panels(kernel_shell)[-1].message.value == ""
+
+
 def test_top_p_slider_sets_top_p(kernel_shell, server):
     panel = show(kernel_shell)
     panel.top_p.slider.set_state({"value": 0.5})
@@ -175,6 +201,15 @@ def test_typed_model_name_is_used_and_joins_the_dropdown(kernel_shell, server):
     assert panel.model.other.value == ""
 
 
+def test_image_model_box_sets_the_model_of_the_next_picture(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.image_model.set_state({"value": "dall-e-3"})
+    assert magic_of(kernel_shell).image_model == "dall-e-3"
+    assert run(kernel_shell, "%gptimage a red fox").success
+    images = [r.body for r in server.requests if r.path == "/v1/images/generations"]
+    assert [body["model"] for body in images] == ["dall-e-3"]
+
+
 def test_a_refused_value_snaps_back_with_the_reason(kernel_shell):
     panel = show(kernel_shell)
     panel.image_size.set_state({"value": "big"})
@@ -191,6 +226,13 @@ def test_config_moves_the_slider(kernel_shell):
     assert panel.temperature.default.value is False
     run(kernel_shell, "%config GPTMagic.temperature = None")
     assert panel.temperature.default.value is True
+
+
+def test_config_temperature_zero_moves_the_slider_to_zero(kernel_shell):
+    panel = show(kernel_shell)
+    run(kernel_shell, "%config GPTMagic.temperature = 0")
+    assert panel.temperature.slider.value == 0.0
+    assert panel.temperature.default.value is False
 
 
 def test_config_model_outside_the_list_is_added_and_selected(kernel_shell):
@@ -218,6 +260,13 @@ def test_closing_one_panel_leaves_the_other_working(kernel_shell, server):
     second.temperature.slider.set_state({"value": 0.9})
     ask(kernel_shell)
     assert last_body(server)["temperature"] == 0.9
+
+
+def test_after_closing_one_panel_the_others_usage_line_still_updates(kernel_shell):
+    first, second = show(kernel_shell), show(kernel_shell)
+    first.close()
+    ask(kernel_shell)
+    assert "in 1 answer(s)" in second.usage.value
 
 
 def test_closing_every_panel_removes_its_observers_and_hook(kernel_shell):
@@ -417,6 +466,14 @@ def test_unload_disables_the_panel_until_the_extension_is_back(kernel_shell):
     run(kernel_shell, "%load_ext gptmagic")
     assert not panel.temperature.slider.disabled
     assert panel.magic is magic_of(kernel_shell)
+
+
+def test_unload_disables_every_control_of_the_panel(kernel_shell):
+    panel = show(kernel_shell)
+    controls = [w for w in descendants(panel) if hasattr(w, "disabled")]
+    assert len(controls) == 12 and not any(w.disabled for w in controls)
+    run(kernel_shell, "%unload_ext gptmagic")
+    assert [w for w in controls if not w.disabled] == []
 
 
 # -- where widgets cannot render --------------------------------------------------------------
