@@ -7,13 +7,20 @@ reached the local server over HTTP.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 
 from gptmagic.panel import live_panels
-from tests.conftest import run
+from gptmagic.testing.server import Reply
+from tests.conftest import KEY, run
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -55,6 +62,50 @@ def observers(magic) -> int:
     return sum(len(handlers) for kinds in notifiers for handlers in kinds.values())
 
 
+def descendants(box):
+    for child in box.children:
+        yield child
+        if hasattr(child, "children"):
+            yield from descendants(child)
+
+
+@contextlib.contextmanager
+def held_models_server(models: list[str]) -> Iterator[SimpleNamespace]:
+    """A server on 127.0.0.1 whose GET /v1/models answers only once ``release`` is set
+    (``asked`` is set when the request has come): a slow model list, without a guessed delay."""
+    asked, release = threading.Event(), threading.Event()
+    body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.set()
+            release.wait(timeout=60)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        yield SimpleNamespace(base_url=url, asked=asked, release=release)
+    finally:
+        release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=30)
+
+
+def host_of(server) -> str:
+    return server.url.removeprefix("http://")
+
+
 # -- widget -> trait -> request -----------------------------------------------------------
 def test_moving_the_temperature_slider_changes_the_next_request(kernel_shell, server):
     panel = show(kernel_shell)
@@ -80,6 +131,25 @@ def test_server_default_box_stops_sending_temperature(kernel_shell, server):
     assert magic_of(kernel_shell).temperature is None
     ask(kernel_shell)
     assert "temperature" not in last_body(server)
+
+
+def test_unticking_server_default_sends_where_the_slider_stands(kernel_shell, server):
+    panel = show(kernel_shell)
+    assert panel.temperature.default.value is True and panel.temperature.slider.value == 1.0
+    panel.temperature.default.set_state({"value": False})
+    assert magic_of(kernel_shell).temperature == 1.0
+    ask(kernel_shell)
+    assert last_body(server)["temperature"] == 1.0
+
+
+@pytest.mark.parametrize(("name", "highest"), [("temperature", 2.0), ("top_p", 1.0)])
+def test_each_slider_ends_at_the_highest_value_gptmagic_accepts(kernel_shell, name, highest):
+    """A frontend cannot send a value past the slider's end (it is clamped there)."""
+    slider = getattr(show(kernel_shell), name).slider
+    slider.set_state({"value": 1.5 * highest})
+    assert getattr(magic_of(kernel_shell), name) == highest
+    assert slider.value == highest
+    assert live_panels(kernel_shell)[-1].message.value == ""
 
 
 def test_top_p_slider_sets_top_p(kernel_shell, server):
@@ -131,6 +201,15 @@ def test_typed_model_name_is_used_and_joins_the_dropdown(kernel_shell, server):
     assert panel.model.other.value == ""
 
 
+def test_image_model_box_sets_the_model_of_the_next_picture(kernel_shell, server):
+    panel = show(kernel_shell)
+    panel.image_model.set_state({"value": "dall-e-3"})
+    assert magic_of(kernel_shell).image_model == "dall-e-3"
+    assert run(kernel_shell, "%gptimage a red fox").success
+    images = [r.body for r in server.requests if r.path == "/v1/images/generations"]
+    assert [body["model"] for body in images] == ["dall-e-3"]
+
+
 def test_a_refused_value_snaps_back_with_the_reason(kernel_shell):
     panel = show(kernel_shell)
     panel.image_size.set_state({"value": "big"})
@@ -147,6 +226,13 @@ def test_config_moves_the_slider(kernel_shell):
     assert panel.temperature.default.value is False
     run(kernel_shell, "%config GPTMagic.temperature = None")
     assert panel.temperature.default.value is True
+
+
+def test_config_temperature_zero_moves_the_slider_to_zero(kernel_shell):
+    panel = show(kernel_shell)
+    run(kernel_shell, "%config GPTMagic.temperature = 0")
+    assert panel.temperature.slider.value == 0.0
+    assert panel.temperature.default.value is False
 
 
 def test_config_model_outside_the_list_is_added_and_selected(kernel_shell):
@@ -174,6 +260,13 @@ def test_closing_one_panel_leaves_the_other_working(kernel_shell, server):
     second.temperature.slider.set_state({"value": 0.9})
     ask(kernel_shell)
     assert last_body(server)["temperature"] == 0.9
+
+
+def test_after_closing_one_panel_the_others_usage_line_still_updates(kernel_shell):
+    first, second = show(kernel_shell), show(kernel_shell)
+    first.close()
+    ask(kernel_shell)
+    assert "in 1 answer(s)" in second.usage.value
 
 
 def test_closing_every_panel_removes_its_observers_and_hook(kernel_shell):
@@ -210,6 +303,40 @@ def test_usage_line_updates_after_an_answer(kernel_shell):
     assert "in 1 answer(s)" in panel.usage.value
 
 
+def test_usage_line_counts_prompt_and_completion_tokens_apart(kernel_shell):
+    panel = show(kernel_shell)
+    ask(kernel_shell)
+    total = magic_of(kernel_shell).session.usage.total
+    assert total.prompt_tokens != total.completion_tokens
+    assert panel.usage.value == (
+        f"usage: {total.total_tokens:,} tokens this kernel ({total.prompt_tokens:,} prompt + "
+        f"{total.completion_tokens:,} completion) in 1 answer(s)"
+    )
+
+
+def test_usage_line_shows_how_much_of_the_token_budget_is_used(kernel_shell):
+    run(kernel_shell, "%config GPTMagic.token_budget = 5000")
+    panel = show(kernel_shell)
+    assert panel.usage.value.endswith(" · budget 0 of 5,000")
+    ask(kernel_shell)
+    total = magic_of(kernel_shell).session.usage.total.total_tokens
+    assert panel.usage.value.endswith(f" · budget {total:,} of 5,000")
+
+
+def test_usage_line_without_a_budget_names_none(kernel_shell):
+    panel = show(kernel_shell)
+    assert "budget" not in panel.usage.value
+
+
+def test_usage_line_counts_answers_the_server_sent_no_usage_for(kernel_shell, server):
+    panel = show(kernel_shell)
+    ask(kernel_shell)
+    assert "without reported usage" not in panel.usage.value
+    server.enqueue(Reply(usage="never"))
+    ask(kernel_shell)
+    assert panel.usage.value.endswith(" in 2 answer(s) · 1 answer(s) without reported usage")
+
+
 # -- the models list --------------------------------------------------------------------------
 def test_models_dropdown_is_filled_from_the_server(kernel_shell, server):
     panel = show(kernel_shell)
@@ -240,6 +367,24 @@ def test_a_base_url_without_v1_is_named_in_the_panel(kernel_shell, server):
     assert f"(try {server.url}/v1)" in panel.model.note.value
 
 
+def test_a_key_the_server_echoes_in_its_refusal_is_masked_in_the_note(kernel_shell, server):
+    error = {"message": f"Key {KEY} may not list models.", "type": "invalid_request_error"}
+    server.enqueue(Reply(endpoint="models", status=403, error={"error": error}))
+    panel = show(kernel_shell)
+    assert "refused access (403): Key *** may not list models." in panel.model.note.value
+    assert KEY not in panel.model.note.value
+
+
+def test_a_servers_error_message_is_shown_as_text_not_html(kernel_shell, server):
+    error = {"message": "Listing down, <img src=x onerror=alert(1)>", "type": "server_error"}
+    server.enqueue(Reply(endpoint="models", status=500, error={"error": error}))
+    panel = show(kernel_shell)
+    assert "failed with 500: Listing down, &lt;img src=x onerror=alert(1)&gt;" in (
+        panel.model.note.value
+    )
+    assert "<img" not in panel.model.note.value
+
+
 def test_without_a_key_the_list_is_skipped_instead_of_prompting(kernel_shell, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setattr("getpass.getpass", lambda *a, **k: pytest.fail("prompted for a key"))
@@ -254,6 +399,21 @@ def test_changing_base_url_lists_the_new_servers_models(kernel_shell, server):
     run(kernel_shell, "%config GPTMagic.base_url = 'http://127.0.0.1:9/v1'")
     panel.model.fetcher.join(timeout=30)
     assert "Could not reach 127.0.0.1:9" in panel.model.note.value
+
+
+def test_a_slow_list_from_the_previous_server_does_not_replace_the_new_ones(kernel_shell, server):
+    with held_models_server(["old-model"]) as old:
+        run(kernel_shell, f"%config GPTMagic.base_url = '{old.base_url}'")
+        assert run(kernel_shell, "%gpt panel").success
+        picker = live_panels(kernel_shell)[-1].model
+        first = picker.fetcher
+        assert old.asked.wait(timeout=30)  # the first list is on its way
+        run(kernel_shell, f"%config GPTMagic.base_url = '{server.base_url}'")
+        picker.fetcher.join(timeout=30)
+        old.release.set()
+        first.join(timeout=30)
+    assert set(picker.dropdown.options) == set(server.models)
+    assert f"{len(server.models)} model(s) at {host_of(server)}" in picker.note.value
 
 
 def test_on_azure_the_list_holds_the_deployment_not_the_servers_base_models(
@@ -308,6 +468,14 @@ def test_unload_disables_the_panel_until_the_extension_is_back(kernel_shell):
     assert panel.magic is magic_of(kernel_shell)
 
 
+def test_unload_disables_every_control_of_the_panel(kernel_shell):
+    panel = show(kernel_shell)
+    controls = [w for w in descendants(panel) if hasattr(w, "disabled")]
+    assert len(controls) == 12 and not any(w.disabled for w in controls)
+    run(kernel_shell, "%unload_ext gptmagic")
+    assert [w for w in controls if not w.disabled] == []
+
+
 # -- where widgets cannot render --------------------------------------------------------------
 def test_display_bundle_carries_a_text_and_markdown_summary(kernel_shell, outputs):
     run(kernel_shell, "%config GPTMagic.temperature = 0.2")
@@ -319,6 +487,32 @@ def test_display_bundle_carries_a_text_and_markdown_summary(kernel_shell, output
     assert "top_p          server default" in data["text/plain"]
     assert "| model | gpt-4o-mini |" in data["text/markdown"]
     assert "| system prompt | Use a \\| b tables. |" in data["text/markdown"]
+
+
+def test_summary_gives_temperature_zero_as_zero_not_as_server_default(kernel_shell, outputs):
+    run(kernel_shell, "%config GPTMagic.temperature = 0")
+    show(kernel_shell)
+    data = outputs.outputs[-1]["data"]
+    assert "  temperature    0\n" in data["text/plain"]
+    assert "| temperature | 0 |" in data["text/markdown"]
+
+
+def test_summary_escapes_html_tags_so_the_saved_notebook_shows_them(kernel_shell, outputs):
+    run(kernel_shell, "%config GPTMagic.system_prompt = 'Answer in <b>bold</b>.'")
+    show(kernel_shell)
+    markdown = outputs.outputs[-1]["data"]["text/markdown"]
+    assert "| system prompt | Answer in \\<b\\>bold\\</b\\>. |" in markdown
+
+
+def test_no_password_of_the_base_url_reaches_the_saved_output(kernel_shell, outputs, server):
+    url = f"http://analyst:s3cret-pw@{host_of(server)}/v1"
+    run(kernel_shell, f"%config GPTMagic.base_url = '{url}'")
+    panel = show(kernel_shell)
+    data = outputs.outputs[-1]["data"]
+    assert f"  server         {host_of(server)}\n" in data["text/plain"]
+    assert f"| server | {host_of(server)} |" in data["text/markdown"]
+    shown = [data["text/plain"], data["text/markdown"], panel.header.value, panel.model.note.value]
+    assert not [text for text in shown if "s3cret-pw" in text]
 
 
 def test_terminal_prints_the_summary_instead_of_widgets(shell, capsys):
