@@ -42,6 +42,8 @@ class Endpoint:
         from .backends import provider_for, provider_url
 
         url = base_url or provider_url(provider) or os.environ.get("OPENAI_BASE_URL") or ""
+        check_readable(url, "server address", "GPTMagic.base_url or OPENAI_BASE_URL")
+        check_readable(proxy, "proxy address", "GPTMagic.proxy")
         chosen = provider_for(provider, url)
         if chosen == "openai" and not url:
             url = DEFAULT_BASE_URL
@@ -142,6 +144,18 @@ def sdk_for(session: Any, endpoint: Endpoint) -> Any:
         f"Cannot set up the connection to {endpoint.host}{proxy}: {problem} "
         "Check GPTMagic.proxy (or HTTPS_PROXY / HTTP_PROXY) and GPTMagic.base_url."
     )
+
+
+def check_readable(url: str, what: str, where: str) -> None:
+    """An address no URL parser can read (``http://[::1/v1``, an unclosed IPv6 bracket) fails
+    every request, every model list and the panel alike: one line saying where to fix it,
+    before anything reads its host."""
+    try:
+        urlsplit(url)
+    except ValueError as exc:
+        raise GPTMagicError(
+            f"The {what} {redact(url, [])!r} cannot be read ({exc}): fix it in {where}."
+        ) from None
 
 
 def check_scheme(endpoint: Endpoint) -> None:

@@ -417,16 +417,24 @@ class SettingsPanel(widgets.VBox):
         magic = self.magic
         if magic is None:
             return
-        endpoint = magic.endpoint()
-        if endpoint != self.model.source:
-            self.model.fetch(magic)
+        try:
+            endpoint = magic.endpoint()
+        except GPTMagicError as exc:  # an unreadable address: said here, not as a traceback
+            endpoint, problem = None, str(exc)  # under every cell (this runs after each one)
+        else:
+            problem = ""
+            if endpoint != self.model.source:
+                self.model.fetch(magic)
+        host = html.escape(endpoint.host) if endpoint is not None else "not readable"
         self.header.value = (
             f"<b>gptmagic settings</b> <span style='{QUIET}'>· server "
-            f"{html.escape(endpoint.host)} · cell options still win for one cell</span>"
+            f"{host} · cell options still win for one cell</span>"
         )
         self.conversation.value = f"conversation: {html.escape(conversation_line(magic))}"
         self.usage.value = f"usage: {usage_line(magic.session.usage, magic.token_budget)}"
         self.message.value = ""
+        if problem:
+            self._refused(problem)
 
     def _refused(self, reason: str) -> None:
         self.message.value = f"<span style='color: #c00'>⚠ {html.escape(reason)}</span>"

@@ -2221,6 +2221,21 @@ MUTANTS = [
         ("test_url_credentials.py",),
     ),
     M(
+        "client",
+        '        check_readable(url, "server address", "GPTMagic.base_url or OPENAI_BASE_URL")\n',
+        "",
+        "a base URL with an unclosed IPv6 bracket ends every cell in a ValueError traceback",
+        ("test_diagnosis.py",),
+    ),
+    M(
+        "panel",
+        "        except GPTMagicError as exc:  # an unreadable address: said here, not as a "
+        "traceback",
+        "        except ValueError as exc:  # an unreadable address: said here, not as a "
+        "traceback",
+        "an open panel prints a traceback under every cell while the base URL is unreadable",
+    ),
+    M(
         "outcome",
         "    gave_up = next((r for r in reasons if r in ABANDONED), None)",
         "    gave_up = next((r for r in reasons[1:] if r in ABANDONED), None)",

@@ -171,6 +171,29 @@ def test_a_base_url_without_a_scheme_is_one_line_and_not_retried(
     assert server.requests == []
 
 
+BAD_IPV6 = "http://[::1/v1"  # an unclosed bracket: no URL parser reads it
+
+
+@pytest.mark.parametrize("command", ["%%gpt\nHello", "%gpt models", "%gptimage a fox", "%gpt"])
+def test_a_base_url_no_parser_can_read_is_one_line(shell, server, capsys, command):
+    run(shell, f"%config GPTMagic.base_url = {BAD_IPV6!r}")
+    assert not run(shell, command).success
+    assert error_line(capsys) == (
+        f"UsageError: The server address {BAD_IPV6!r} cannot be read (Invalid IPv6 URL): "
+        "fix it in GPTMagic.base_url or OPENAI_BASE_URL."
+    )
+    assert server.requests == []
+
+
+def test_a_proxy_no_parser_can_read_is_one_line_without_its_password(shell, server, capsys):
+    run(shell, "%config GPTMagic.proxy = 'http://user:hunter2pw@[::1:3128'")
+    assert not run(shell, "%%gpt\nHello").success
+    assert error_line(capsys) == (
+        "UsageError: The proxy address 'http://***@[::1:3128' cannot be read (Invalid IPv6 "
+        "URL): fix it in GPTMagic.proxy."
+    )
+
+
 def test_a_404_that_cannot_be_told_apart_names_both_causes():
     exc = status_error(404, body={"message": "Not Found"}, cls=openai.NotFoundError)
     facts = Facts(base_url="http://h:1/api")  # the model list could not be fetched

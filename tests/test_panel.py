@@ -532,3 +532,22 @@ def test_load_ext_does_not_import_ipywidgets():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_open_panel_stays_quiet_after_cells_while_the_base_url_is_unreadable(
+    kernel_shell, server, capsys
+):
+    """The panel refreshes after every cell; an address no parser reads (an unclosed IPv6
+    bracket) must not print a traceback under each cell, even 1 + 1."""
+    panel = show(kernel_shell)
+    run(kernel_shell, "%config GPTMagic.base_url = 'http://[::1/v1'")
+    assert run(kernel_shell, "1 + 1").success
+    printed = capsys.readouterr()
+    for text in (printed.out, printed.err):  # IPython prints a callback's traceback to stdout
+        assert "ValueError" not in text and "Error in callback" not in text
+    assert "The server address &#x27;http://[::1/v1&#x27; cannot be read" in panel.message.value
+    assert "server not readable" in panel.header.value
+    run(kernel_shell, f"%config GPTMagic.base_url = {server.base_url!r}")  # fixed: said so
+    assert run(kernel_shell, "1 + 1").success
+    assert panel.message.value == ""
+    assert f"server {server.base_url.split('/')[2]}" in panel.header.value
