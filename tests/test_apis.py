@@ -313,6 +313,19 @@ def test_status_names_the_api_and_the_provider_and_its_key_variable(azure_shell,
     assert "key from AZURE_OPENAI_API_KEY" in line and KEY not in line
 
 
+def test_status_with_azure_says_a_key_typed_with_gpt_key_is_the_one_sent(
+    azure_shell, server, capsys, monkeypatch
+):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key-the-server-refuses-0000")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: KEY)
+    assert run(azure_shell, "%gpt key").success
+    capsys.readouterr()
+    run(azure_shell, "%gpt")
+    line = capsys.readouterr().out
+    assert " · key typed with %gpt key.  " in line and KEY not in line
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # the typed key is the one sent
+
+
 def test_status_of_plain_chat_names_neither(shell, capsys):
     run(shell, "%gpt")
     line = capsys.readouterr().out
