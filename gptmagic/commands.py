@@ -212,7 +212,7 @@ def key(ctx: CellContext, args: Any) -> None:
     if args.forget:
         had = ctx.session.typed_key is not None
         ctx.session.typed_key = None
-        source = key_and_source(ctx.session, ctx.endpoint.host)[1]
+        source = key_source(ctx)  # the provider's own variables with Azure
         print(f"{'Typed key forgotten' if had else 'No key was typed'}; key now: {source}.")
         return
     prompt_key(ctx.session)

@@ -1962,6 +1962,13 @@ MUTANTS = [
         "%gpt usage does not say how much of GPTMagic.token_budget is used",
     ),
     M(
+        "commands",
+        "        source = key_source(ctx)  # the provider's own variables with Azure",
+        "        source = key_and_source(ctx.session, ctx.endpoint.host)[1]",
+        "with Azure, %gpt key --forget names OPENAI_API_KEY's state, not the Azure key now sent",
+        ("test_apis.py",),
+    ),
+    M(
         "arguments",
         "        if not low <= value <= high:",
         "        if not low < value <= high:",

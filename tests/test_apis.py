@@ -326,6 +326,17 @@ def test_status_with_azure_says_a_key_typed_with_gpt_key_is_the_one_sent(
     assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # the typed key is the one sent
 
 
+def test_forgetting_a_typed_key_with_azure_names_azures_key_variable_as_the_one_now_used(
+    azure_shell, server, capsys, monkeypatch
+):
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "typed-key-the-server-refuses-000")
+    assert run(azure_shell, "%gpt key").success
+    capsys.readouterr()
+    assert run(azure_shell, "%gpt key --forget").success
+    assert capsys.readouterr().out == ("Typed key forgotten; key now: from AZURE_OPENAI_API_KEY.\n")
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # that key is the one sent
+
+
 def test_status_of_plain_chat_names_neither(shell, capsys):
     run(shell, "%gpt")
     line = capsys.readouterr().out
