@@ -2091,6 +2091,12 @@ MUTANTS = [
         "{_error} sends the user's home folder path to the server",
     ),
     M(
+        "lasterror",
+        "_short_paths(str(exc)), text, execution_count)",
+        "str(exc), text, execution_count)",
+        "{_error}'s headline shows the home folder of a path in the message, not ~",
+    ),
+    M(
         "hooks",
         "        if result.error_in_exec is None and result.error_before_exec is None:",
         "        if result.error_in_exec is None:",

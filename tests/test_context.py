@@ -430,6 +430,21 @@ def test_last_error_shows_the_home_folder_as_a_tilde(shell, server, tmp_path, mo
     assert 'File "~/analysis.py", line 2, in ratio' in sent and str(home) not in sent
 
 
+def test_last_errors_headline_shows_the_home_folder_as_a_tilde_too(
+    shell, server, tmp_path, monkeypatch
+):
+    home = tmp_path / "ann"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    run(shell, f"open({str(home / 'sales.csv')!r})")
+    sent = ask(shell, server, "{_error}")
+    headline = sent.split("\n", 1)[0]
+    assert headline.endswith(
+        "FileNotFoundError: [Errno 2] No such file or directory: '~/sales.csv'"
+    )
+    assert str(home) not in sent
+
+
 def test_a_second_ctrl_c_while_the_error_is_kept_shows_no_callback_traceback(
     shell, server, capsys, monkeypatch
 ):
