@@ -1969,6 +1969,13 @@ MUTANTS = [
         ("test_apis.py",),
     ),
     M(
+        "commands",
+        "    variable = key_variable(ctx)  # with Azure",
+        "    variable = KEY_ENV if env_key() is not None else None",
+        "with Azure, %gpt key says the typed key replaces OPENAI_API_KEY, which Azure never reads",
+        ("test_apis.py", "test_secrets.py"),
+    ),
+    M(
         "arguments",
         "        if not low <= value <= high:",
         "        if not low < value <= high:",

@@ -337,6 +337,18 @@ def test_forgetting_a_typed_key_with_azure_names_azures_key_variable_as_the_one_
     assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # that key is the one sent
 
 
+def test_typing_a_key_with_azure_says_it_replaces_azures_key_not_openais(
+    azure_shell, capsys, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-key-azure-never-reads-0")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: KEY)
+    capsys.readouterr()
+    assert run(azure_shell, "%gpt key").success
+    assert capsys.readouterr().out == (
+        "API key set for this kernel, used instead of AZURE_OPENAI_API_KEY (not saved anywhere).\n"
+    )
+
+
 def test_status_of_plain_chat_names_neither(shell, capsys):
     run(shell, "%gpt")
     line = capsys.readouterr().out
