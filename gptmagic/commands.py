@@ -78,10 +78,18 @@ def key_source(ctx: CellContext) -> str:
         return key_and_source(ctx.session, ctx.endpoint.host)[1]
     if ctx.session.typed_key is not None:
         return TYPED
+    variable = key_variable(ctx)
+    return f"from {variable}" if variable else "not set"
+
+
+def key_variable(ctx: CellContext) -> str | None:
+    """The environment variable the provider's key comes from unless one is typed (if set)."""
+    if ctx.endpoint.provider == "openai":
+        return KEY_ENV if env_key() is not None else None
     from .backends import secret_variables
 
     found = [name for name in secret_variables(ctx.endpoint.provider) if os.environ.get(name)]
-    return f"from {found[0]}" if found else "not set"
+    return found[0] if found else None
 
 
 @subcommand("reset")
@@ -212,9 +220,10 @@ def key(ctx: CellContext, args: Any) -> None:
     if args.forget:
         had = ctx.session.typed_key is not None
         ctx.session.typed_key = None
-        source = key_and_source(ctx.session, ctx.endpoint.host)[1]
+        source = key_source(ctx)  # the provider's own variables with Azure
         print(f"{'Typed key forgotten' if had else 'No key was typed'}; key now: {source}.")
         return
     prompt_key(ctx.session)
-    instead = f", used instead of {KEY_ENV}" if env_key() is not None else ""
+    variable = key_variable(ctx)  # with Azure AZURE_OPENAI_API_KEY (it never reads OPENAI_API_KEY)
+    instead = f", used instead of {variable}" if variable else ""
     print(f"API key set for this kernel{instead} (not saved anywhere).")

@@ -40,13 +40,14 @@ class LastError:
 
 
 def from_exception(exc: BaseException, execution_count: int | None = None) -> LastError:
-    """Type, message and the traceback's innermost frames, without IPython's own frames."""
+    """Type, message and the traceback's innermost frames, without IPython's own frames;
+    paths shortened in the message as in the traceback (a FileNotFoundError names one)."""
     tb = _user_frames(exc.__traceback__)
     text = "".join(traceback.format_exception(type(exc), exc, tb, limit=-TAIL_FRAMES)).rstrip()
     text = _short_paths(text)
     if len(text) > MAX_CHARS:
         text = "…\n" + text[-MAX_CHARS:].split("\n", 1)[-1]
-    return LastError(type(exc).__qualname__, str(exc), text, execution_count)
+    return LastError(type(exc).__qualname__, _short_paths(str(exc)), text, execution_count)
 
 
 def from_result(result) -> LastError | None:

@@ -313,6 +313,42 @@ def test_status_names_the_api_and_the_provider_and_its_key_variable(azure_shell,
     assert "key from AZURE_OPENAI_API_KEY" in line and KEY not in line
 
 
+def test_status_with_azure_says_a_key_typed_with_gpt_key_is_the_one_sent(
+    azure_shell, server, capsys, monkeypatch
+):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key-the-server-refuses-0000")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: KEY)
+    assert run(azure_shell, "%gpt key").success
+    capsys.readouterr()
+    run(azure_shell, "%gpt")
+    line = capsys.readouterr().out
+    assert " · key typed with %gpt key.  " in line and KEY not in line
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # the typed key is the one sent
+
+
+def test_forgetting_a_typed_key_with_azure_names_azures_key_variable_as_the_one_now_used(
+    azure_shell, server, capsys, monkeypatch
+):
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "typed-key-the-server-refuses-000")
+    assert run(azure_shell, "%gpt key").success
+    capsys.readouterr()
+    assert run(azure_shell, "%gpt key --forget").success
+    assert capsys.readouterr().out == ("Typed key forgotten; key now: from AZURE_OPENAI_API_KEY.\n")
+    assert run(azure_shell, "%%gpt -m gpt-4o\nHello").success  # that key is the one sent
+
+
+def test_typing_a_key_with_azure_says_it_replaces_azures_key_not_openais(
+    azure_shell, capsys, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-key-azure-never-reads-0")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: KEY)
+    capsys.readouterr()
+    assert run(azure_shell, "%gpt key").success
+    assert capsys.readouterr().out == (
+        "API key set for this kernel, used instead of AZURE_OPENAI_API_KEY (not saved anywhere).\n"
+    )
+
+
 def test_status_of_plain_chat_names_neither(shell, capsys):
     run(shell, "%gpt")
     line = capsys.readouterr().out

@@ -334,6 +334,21 @@ def test_cache_and_mode_default_from_the_environment(env, tmp_path, monkeypatch)
     assert mode == "record"
 
 
+def test_a_misspelt_cache_mode_in_the_environment_replays_and_never_calls_the_api(
+    env, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("GPTMAGIC_CACHE", str(tmp_path / "env.gptcache.jsonl"))
+    monkeypatch.setenv("GPTMAGIC_CACHE_MODE", "recrod")
+    ip = make_shell()
+    with pytest.warns(UserWarning, match="GPTMAGIC_CACHE_MODE='recrod' is not one of"):
+        ip.run_line_magic("load_ext", "gptmagic")
+        mode = ip.magics_manager.registry["GPTMagic"].cache_mode
+        failed = not ip.run_cell("%%gpt\nhello").success
+        dispose_shell(ip)
+    assert mode == "replay" and failed and env.chat_requests == []
+    assert "env.gptcache.jsonl" in capsys.readouterr().err  # a replay miss names the file
+
+
 def conversation_turns(shell) -> int:
     return len(shell.magics_manager.registry["GPTMagic"].session.conversation.turns)
 

@@ -230,6 +230,22 @@ def test_bad_options_give_one_line_and_send_nothing(shell, server, capsys, optio
     assert server.chat_requests == []
 
 
+def test_the_top_of_each_range_is_accepted_as_an_option_and_sent(shell, server):
+    assert run(shell, "%%gpt -t 2 --top-p 1 --max-tokens 1 -n 1\nhello").success
+    body = sent(server)
+    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (2, 1, 1)
+
+
+def test_the_top_of_each_range_is_accepted_as_a_setting_and_sent(shell, server, caplog):
+    run(shell, "%config GPTMagic.temperature = 2")
+    run(shell, "%config GPTMagic.top_p = 1")
+    run(shell, "%config GPTMagic.max_tokens = 1")
+    assert "must be" not in caplog.text
+    run(shell, "%%gpt\nhello")
+    body = sent(server)
+    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (2, 1, 1)
+
+
 @pytest.mark.parametrize(
     "name", ["In", "Out", "get_ipython", "exit", "_oh", "_", "_i3", "_7", "__builtins__", "for"]
 )
@@ -244,8 +260,10 @@ def test_out_refuses_a_name_ipython_owns_or_python_reserves(shell, server, capsy
     assert callable(shell.user_ns["get_ipython"]) and isinstance(shell.user_ns["In"], list)
     assert run(shell, "%%gpt -o answer_1\nhello").success  # any other name is stored
     assert run(shell, "%%gpt -o résumé\nhello").success  # a Python name, though not ASCII
+    assert run(shell, "%%gpt -o _summary\nhello").success  # IPython's own are _, _5, _i5...
     assert shell.user_ns["answer_1"].startswith("Answer 1")
     assert shell.user_ns["résumé"].startswith("Answer 2")
+    assert shell.user_ns["_summary"].startswith("Answer 3")
 
 
 def test_empty_prompt_is_refused(shell, server, capsys):
@@ -369,6 +387,7 @@ def test_api_key_is_not_a_setting_and_never_printed(shell, capsys):
         ("timeout", "float('nan')", "GPTMagic.timeout must be a finite number > 0"),
         ("timeout", "float('inf')", "GPTMagic.timeout must be a finite number > 0"),
         ("timeout", "0", "GPTMagic.timeout must be a finite number > 0"),
+        ("max_tokens", "0", "GPTMagic.max_tokens must be > 0 (or None)"),
         ("temperature", "float('nan')", "GPTMagic.temperature must be between 0 and 2"),
         ("top_p", "float('nan')", "GPTMagic.top_p must be between 0 and 1"),
         ("top_p", "float('inf')", "GPTMagic.top_p must be between 0 and 1"),

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from gptmagic.testing.server import Reply
 from tests.conftest import interrupt_when, run
 
 
@@ -85,6 +86,43 @@ def test_usage_adds_up_the_answers_and_can_be_reset(shell, outputs, capsys):
     run(shell, "%gpt usage --reset")
     run(shell, "%gpt usage")
     assert outputs.markdown()[-1] == "No tokens used yet in this kernel."
+
+
+def test_status_counts_the_prompts_and_the_answers_tokens_in_the_kernels_usage(
+    shell, server, capsys
+):
+    # The local server counts "hello" as 1 + 3 prompt tokens, "one two three" as 3.
+    server.enqueue(Reply(text="one two three"))
+    run(shell, "%%gpt\nhello")
+    capsys.readouterr()
+    run(shell, "%gpt status")
+    assert " · kernel usage 7 tokens · " in capsys.readouterr().out
+
+
+def test_history_of_a_conversation_with_only_a_system_prompt_shows_it(shell, outputs, capsys):
+    run(shell, "%gpt history")
+    assert capsys.readouterr().out == "The conversation is empty.\n"
+    run(shell, "%config GPTMagic.system_prompt = 'Be brief.'")
+    run(shell, "%gpt history")
+    assert capsys.readouterr().out == ""
+    assert "### System" in outputs.markdown()[-1] and "Be brief." in outputs.markdown()[-1]
+
+
+def test_models_marks_only_the_model_in_use_not_one_whose_name_it_starts_with(shell, outputs):
+    run(shell, "%gpt models")  # the model in use is gpt-4o-mini; gpt-4o is another model
+    lines = outputs.markdown()[-1].splitlines()
+    assert [line for line in lines if "current" in line] == ["- `gpt-4o-mini` ← current"]
+    assert "- `gpt-4o`" in lines
+
+
+def test_usage_says_how_much_of_the_token_budget_is_used(shell, server, outputs):
+    server.enqueue(Reply(text="one two three"))  # 7 tokens with the prompt "hello"
+    run(shell, "%%gpt\nhello")
+    run(shell, "%gpt usage")
+    assert "Budget" not in outputs.markdown()[-1]
+    run(shell, "%config GPTMagic.token_budget = 1000")
+    run(shell, "%gpt usage")
+    assert outputs.markdown()[-1].endswith("\n\nBudget: 7 of 1,000 tokens used.")
 
 
 @pytest.mark.parametrize("suffix", [".json", ".md", ".ipynb"])

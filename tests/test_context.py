@@ -373,6 +373,78 @@ def test_error_before_any_exception_says_there_is_none(shell, server, capsys):
     assert server.chat_requests == []
 
 
+def test_last_error_keeps_the_four_innermost_frames_and_not_the_cell_line_above_them(shell, server):
+    run(shell, "def d():\n    return 1 / 0\ndef c():\n    return d()")
+    run(shell, "def b():\n    return c()\ndef a():\n    return b()")
+    run(shell, "a()")  # five frames: the cell's line, then a, b, c, d
+    sent = ask(shell, server, "{_error}")
+    assert [f"in {name}" in sent for name in "abcd"] == [True] * 4
+    assert "in <module>" not in sent and "ZeroDivisionError: division by zero" in sent
+
+
+@pytest.mark.parametrize(("length", "shown"), [(300, "x" * 300), (301, "x" * 300 + "…")])
+def test_the_last_errors_headline_cuts_a_message_only_past_300_characters(
+    shell, server, length, shown
+):
+    run(shell, f"raise ValueError('x' * {length})")
+    headline = ask(shell, server, "{_error}").split("\n", 1)[0]
+    assert headline == f"The last exception in the kernel (cell [1]): ValueError: {shown}"
+
+
+def test_a_long_chain_of_errors_keeps_its_end_with_the_error_raised_last(shell, server):
+    run(
+        shell,
+        "def step(n):\n"
+        "    try:\n"
+        "        if n == 0:\n"
+        "            raise KeyError('first')\n"
+        "        step(n - 1)\n"
+        "    except Exception as exc:\n"
+        "        raise RuntimeError(f'step {n}') from exc",
+    )
+    run(shell, "step(30)")
+    traceback = ask(shell, server, "{_error}").split("```\n", 1)[1]
+    assert traceback.startswith("…\n") and traceback.endswith("RuntimeError: step 30\n```")
+    assert len(traceback) <= 3000 + len("…\n\n```") and "KeyError" not in traceback
+
+
+def test_a_cell_that_does_not_compile_is_the_last_error(shell, server):
+    run(shell, "int('x')")
+    run(shell, "total = (1 +")
+    sent = ask(shell, server, "{_error}")
+    assert "SyntaxError" in sent and "ValueError" not in sent
+
+
+def test_last_error_shows_the_home_folder_as_a_tilde(shell, server, tmp_path, monkeypatch):
+    home = tmp_path / "ann"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    script = home / "analysis.py"
+    script.write_text("def ratio(a, b):\n    return a / b\n")
+    run(
+        shell,
+        f"ns = {{}}\nexec(compile(open({str(script)!r}).read(), {str(script)!r}, 'exec'), ns)",
+    )
+    run(shell, "ns['ratio'](1, 0)")
+    sent = ask(shell, server, "{_error}")
+    assert 'File "~/analysis.py", line 2, in ratio' in sent and str(home) not in sent
+
+
+def test_last_errors_headline_shows_the_home_folder_as_a_tilde_too(
+    shell, server, tmp_path, monkeypatch
+):
+    home = tmp_path / "ann"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    run(shell, f"open({str(home / 'sales.csv')!r})")
+    sent = ask(shell, server, "{_error}")
+    headline = sent.split("\n", 1)[0]
+    assert headline.endswith(
+        "FileNotFoundError: [Errno 2] No such file or directory: '~/sales.csv'"
+    )
+    assert str(home) not in sent
+
+
 def test_a_second_ctrl_c_while_the_error_is_kept_shows_no_callback_traceback(
     shell, server, capsys, monkeypatch
 ):
