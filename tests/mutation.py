@@ -2446,8 +2446,7 @@ MUTANTS = [
         "panel",
         "        except GPTMagicError as exc:  # an unreadable address: said here, not as a "
         "traceback",
-        "        except ValueError as exc:  # an unreadable address: said here, not as a "
-        "traceback",
+        "        except ValueError as exc:  # an unreadable address: said here, not as a traceback",
         "an open panel prints a traceback under every cell while the base URL is unreadable",
     ),
     M(
