@@ -53,7 +53,9 @@ def file_path(text: str) -> str:
 
 # IPython's own variables (its namespace, and the input/output caches it sets every cell):
 # an answer stored there would break the kernel (In, Out, get_ipython) or be overwritten.
-IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open", "_ih", "_oh", "_dh"})
+IPYTHON_NAMES = frozenset(
+    {"In", "Out", "get_ipython", "exit", "quit", "open", "_ih", "_oh", "_dh", "_exit_code"}
+)  # _exit_code: set by every !command
 IPYTHON_CACHE = re.compile(r"_+|_i+|_i?\d+|__\w*__")
 
 

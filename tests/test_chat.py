@@ -247,7 +247,20 @@ def test_the_top_of_each_range_is_accepted_as_a_setting_and_sent(shell, server, 
 
 
 @pytest.mark.parametrize(
-    "name", ["In", "Out", "get_ipython", "exit", "_oh", "_", "_i3", "_7", "__builtins__", "for"]
+    "name",
+    [
+        "In",
+        "Out",
+        "get_ipython",
+        "exit",
+        "_oh",
+        "_",
+        "_i3",
+        "_7",
+        "__builtins__",
+        "for",
+        "_exit_code",
+    ],
 )
 def test_out_refuses_a_name_ipython_owns_or_python_reserves(shell, server, capsys, name):
     """``-o In`` or ``-o get_ipython`` stored the answer over IPython's own variable: the
