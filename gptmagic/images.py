@@ -380,6 +380,12 @@ class ImageCell:
                 f"{self.endpoint.host} sent image {number} as a link gptmagic does not download "
                 f"({scheme}): only http and https image links are."
             )
+        try:
+            _ = parts.port  # urlsplit reads the port only when asked: "host:99999", "host:x"
+        except ValueError as exc:
+            raise GPTMagicError(
+                f"{self.endpoint.host} sent image {number} as a link gptmagic cannot read: {exc}."
+            ) from None
         source, limit = link_host(url), self.settings.image_max_bytes
         timeout = self.endpoint.timeout
         deadline = time.monotonic() + timeout

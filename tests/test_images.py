@@ -598,6 +598,21 @@ def test_only_http_image_links_are_downloaded(shell, outputs, server, link, sche
     assert [r.path for r in server.requests] == ["/v1/images/generations"]
 
 
+@pytest.mark.parametrize(
+    ("port", "problem"),
+    [
+        ("99999", "Port out of range 0-65535"),
+        ("http", "Port could not be cast to integer value as 'http'"),
+    ],
+)
+def test_an_image_link_with_an_impossible_port_is_one_line(shell, outputs, server, port, problem):
+    link = f"http://127.0.0.1:{port}/fox.png"
+    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == f"{host_of(server)} sent image 1 as a link gptmagic cannot read: {problem}."
+    assert [r.path for r in server.requests] == ["/v1/images/generations"]
+
+
 def test_html_in_the_revised_prompt_is_shown_as_text(shell, outputs, server):
     server.enqueue(Reply(endpoint="images", revised_prompt='a fox <img src=x onerror="alert(1)">'))
     assert run(shell, "%gptimage -m dall-e-3 a red fox").success
