@@ -194,7 +194,9 @@ def human_size(size: int | float) -> str:
 def link_host(url: str) -> str:
     """The host (and port) of a link, never its user:password@, path or signed query."""
     parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "the server"
+    host = parts.hostname or "the server"
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address, as in the link
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -727,3 +727,18 @@ def test_in_a_terminal_a_shorter_line_covers_all_of_the_longer_one(shell, capsys
     *_, waiting, done = terminal_lines(capsys.readouterr().err)
     assert len(done.rstrip()) < len(waiting)
     assert len(done) == len(waiting) + 1  # padded with spaces, then the newline
+
+
+def test_an_ipv6_image_host_is_named_in_brackets(shell, outputs, server):
+    import socket
+
+    with socket.socket(socket.AF_INET6) as probe:  # a port nothing listens on once it is closed
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    link = f"http://[::1]:{port}/fox.png"
+    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"Could not download the image from [::1]:{port} (ConnectError). Image links "
+        "expire after an hour: run the cell again."
+    )
