@@ -474,6 +474,21 @@ def image_outputs(outputs) -> list:
     return [o for o in outputs.outputs if any(k.startswith("image/") for k in o["data"])]
 
 
+def link_error(shell, server, link: str) -> str:
+    """The one-line error of a URL answer whose image link is ``link``."""
+    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
+    return failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+
+
+def closed_port(address: str) -> int:
+    """A port nothing listens on at ``address`` once the probe is closed."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
 def test_an_image_announced_over_the_limit_is_not_downloaded(shell, outputs, server):
     server.enqueue(Reply(endpoint="images", image_format="url", download_bytes=100_000_000))
     message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
@@ -606,9 +621,7 @@ def test_only_http_image_links_are_downloaded(shell, outputs, server, link, sche
     ],
 )
 def test_an_image_link_with_an_impossible_port_is_one_line(shell, outputs, server, port, problem):
-    link = f"http://127.0.0.1:{port}/fox.png"
-    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
-    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    message = link_error(shell, server, f"http://127.0.0.1:{port}/fox.png")
     assert message == f"{host_of(server)} sent image 1 as a link gptmagic cannot read: {problem}."
     assert [r.path for r in server.requests] == ["/v1/images/generations"]
 
@@ -642,14 +655,8 @@ def test_a_replay_cache_holding_an_svg_is_refused_like_a_server(shell, outputs, 
 def test_an_image_link_whose_host_refuses_the_connection_is_one_line(shell, outputs, server):
     """The download goes through the HTTP library itself (not the SDK, which wraps its
     errors): a refused connection is its own exception, which must still be one line."""
-    import socket
-
-    with socket.socket() as probe:  # a port nothing listens on once it is closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    link = f"http://127.0.0.1:{port}/fox.png"
-    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
-    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    port = closed_port("127.0.0.1")
+    message = link_error(shell, server, f"http://127.0.0.1:{port}/fox.png")
     assert message == (
         f"Could not download the image from 127.0.0.1:{port} (ConnectError). Image links "
         "expire after an hour: run the cell again."
@@ -658,9 +665,7 @@ def test_an_image_link_whose_host_refuses_the_connection_is_one_line(shell, outp
 
 
 def test_an_expired_image_link_says_so(shell, outputs, server):
-    link = f"{server.url}/files/expired.png"  # the server no longer has it: 404
-    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
-    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    message = link_error(shell, server, f"{server.url}/files/expired.png")  # gone: 404
     assert message == (
         f"Could not download the image from {host_of(server)} (HTTP 404). Image links "
         "expire after an hour: run the cell again."
@@ -670,8 +675,7 @@ def test_an_expired_image_link_says_so(shell, outputs, server):
 
 def test_the_credentials_in_an_image_link_are_never_shown(shell, server):
     link = f"http://reader:s3cret-pass@{host_of(server)}/files/expired.png"
-    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
-    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    message = link_error(shell, server, link)
     assert message.startswith(f"Could not download the image from {host_of(server)} (HTTP 404)")
     assert "s3cret" not in message and "reader" not in message
 
@@ -729,15 +733,9 @@ def test_in_a_terminal_a_shorter_line_covers_all_of_the_longer_one(shell, capsys
     assert len(done) == len(waiting) + 1  # padded with spaces, then the newline
 
 
-def test_an_ipv6_image_host_is_named_in_brackets(shell, outputs, server):
-    import socket
-
-    with socket.socket(socket.AF_INET6) as probe:  # a port nothing listens on once it is closed
-        probe.bind(("::1", 0))
-        port = probe.getsockname()[1]
-    link = f"http://[::1]:{port}/fox.png"
-    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
-    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+def test_an_ipv6_image_host_is_named_in_brackets(shell, server):
+    port = closed_port("::1")
+    message = link_error(shell, server, f"http://[::1]:{port}/fox.png")
     assert message == (
         f"Could not download the image from [::1]:{port} (ConnectError). Image links "
         "expire after an hour: run the cell again."
