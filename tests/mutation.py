@@ -1929,9 +1929,21 @@ MUTANTS = [
     ),
     M(
         "images",
-        'return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "the',
-        'return parts.netloc or "the',
+        '    host = parts.hostname or "the server"',
+        '    host = parts.netloc or "the server"',
         "a download error shows the user:password@ of the image link",
+    ),
+    M(
+        "images",
+        '    host = f"[{host}]" if ":" in host else host',
+        "    host = host",
+        "an IPv6 image host is named without brackets (::1:8080)",
+    ),
+    M(
+        "images",
+        "_ = parts.port  # urlsplit reads the port only when asked",
+        "pass  #",
+        "an image link with port 99999 fails the cell with a ValueError traceback",
     ),
     M(
         "images",
