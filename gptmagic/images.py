@@ -185,10 +185,13 @@ def is_svg(data: bytes) -> bool:
 
 
 def human_size(size: int | float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size:.0f} bytes"
+    """Three significant digits in the smallest unit that needs no exponent: 999,999 bytes
+    is "1 MB", never "1e+03 kB"."""
+    for unit, scale in (("bytes", 1), ("kB", 1e3), ("MB", 1e6)):
+        text = f"{size / scale:.3g}"
+        if "e" not in text:
+            return f"{text} {unit}"
+    return f"{size / 1e9:.3g} GB"
 
 
 def link_host(url: str) -> str:

@@ -499,6 +499,16 @@ def test_an_image_announced_over_the_limit_is_not_downloaded(shell, outputs, ser
     assert not image_outputs(outputs)
 
 
+def test_a_limit_just_under_a_megabyte_is_named_in_megabytes(shell, server):
+    run(shell, "%config GPTMagic.image_max_bytes = 999_999")
+    server.enqueue(Reply(endpoint="images", image_format="url", download_bytes=100_000_000))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"The image at {host_of(server)} is 100 MB, over the 1 MB limit "
+        "(GPTMagic.image_max_bytes): not downloaded."
+    )
+
+
 def test_an_image_without_a_length_stops_at_the_limit_and_the_kernel_stays_small(
     shell, outputs, server
 ):
