@@ -1947,6 +1947,12 @@ MUTANTS = [
     ),
     M(
         "images",
+        '        if "e" not in text:',
+        "        if size < 1000 * scale:",
+        "an image limit of 999,999 bytes is named as 1e+03 kB",
+    ),
+    M(
+        "images",
         '    for name in ("httpx2", "httpx"):',
         '    for name in ("httpx2",):',
         "an image link that stops sending says ReadTimeout, not that GPTMagic.timeout passed",
