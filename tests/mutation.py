@@ -1953,8 +1953,8 @@ MUTANTS = [
     ),
     M(
         "images",
-        '    for name in ("httpx2", "httpx"):',
-        '    for name in ("httpx2",):',
+        "            elif is_timeout(exc):",
+        "            elif isinstance(exc, TimeoutError):",
         "an image link that stops sending says ReadTimeout, not that GPTMagic.timeout passed",
     ),
     M(
