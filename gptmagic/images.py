@@ -185,16 +185,21 @@ def is_svg(data: bytes) -> bool:
 
 
 def human_size(size: int | float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size:.0f} bytes"
+    """Three significant digits in the smallest unit that needs no exponent: 999,999 bytes
+    is "1 MB", never "1e+03 kB"."""
+    for unit, scale in (("bytes", 1), ("kB", 1e3), ("MB", 1e6)):
+        text = f"{size / scale:.3g}"
+        if "e" not in text:
+            return f"{text} {unit}"
+    return f"{size / 1e9:.3g} GB"
 
 
 def link_host(url: str) -> str:
     """The host (and port) of a link, never its user:password@, path or signed query."""
     parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "the server"
+    host = parts.hostname or "the server"
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address, as in the link
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def is_timeout(exc: BaseException) -> bool:
@@ -380,6 +385,12 @@ class ImageCell:
                 f"{self.endpoint.host} sent image {number} as a link gptmagic does not download "
                 f"({scheme}): only http and https image links are."
             )
+        try:
+            _ = parts.port  # urlsplit reads the port only when asked: "host:99999", "host:x"
+        except ValueError as exc:
+            raise GPTMagicError(
+                f"{self.endpoint.host} sent image {number} as a link gptmagic cannot read: {exc}."
+            ) from None
         source, limit = link_host(url), self.settings.image_max_bytes
         timeout = self.endpoint.timeout
         deadline = time.monotonic() + timeout

@@ -98,6 +98,16 @@ def test_a_prompt_written_as_one_quoted_string_loses_the_quotes(shell, server):
     assert sent(server)["prompt"] == "a red fox"
 
 
+def test_a_line_prompt_may_start_with_a_negative_number(shell, server):
+    assert run(shell, "%gptimage -40 degrees in a snowy forest").success
+    assert sent(server)["prompt"] == "-40 degrees in a snowy forest"
+
+
+def test_a_value_joined_to_its_short_option_leaves_the_prompt_whole(shell, server):
+    assert run(shell, "%gptimage -n2 a red fox").success
+    assert (sent(server)["n"], sent(server)["prompt"]) == (2, "a red fox")
+
+
 # -- what the cell shows -------------------------------------------------------------------
 def test_the_image_is_displayed_as_png_then_a_caption(shell, outputs, server):
     run(shell, "%gptimage --size 1536x1024 a red fox")
@@ -140,6 +150,33 @@ def test_server_returning_fewer_images_is_noted(shell, outputs, server):
     assert "asked for 3 images; the server returned 1" in captions(outputs)[0]
 
 
+def test_a_caption_has_no_note_when_every_image_came(shell, outputs):
+    assert run(shell, "%gptimage -n 2 --size 256x256 two foxes").success
+    assert len(images(outputs)) == 2
+    assert "Note" not in outputs.outputs[-1]["data"]["text/plain"]
+
+
+def test_the_caption_counts_the_kernel_total_of_every_image(shell, outputs):
+    def footer() -> str:
+        return outputs.outputs[-1]["data"]["text/plain"].splitlines()[-1]
+
+    run(shell, "%gptimage --size 256x256 a red fox")
+    one = int(re.search(r"· (\d+) tokens", footer()).group(1))
+    assert footer().endswith(f"kernel total {one:,}")
+    run(shell, "%gptimage --size 256x256 a red fox")
+    assert footer().endswith(f"kernel total {2 * one:,}")
+
+
+def test_a_webp_image_is_shown_as_webp(shell, outputs, server):
+    from gptmagic.testing.server import WEBP_PIXEL
+
+    server.enqueue(Reply(endpoint="images", image_kind="webp"))
+    assert run(shell, "%gptimage a red fox").success
+    image = outputs.outputs[0]
+    assert base64.b64decode(image["data"]["image/webp"]) == WEBP_PIXEL
+    assert image["metadata"]["gptmagic"]["format"] == "image/webp"
+
+
 def test_waiting_shows_elapsed_time_then_is_replaced_by_the_image(shell, outputs, server):
     server.enqueue(Reply(endpoint="images", stall=2.0))
     run(shell, "%gptimage a red fox")
@@ -170,6 +207,20 @@ def test_partial_images_are_shown_in_place_then_replaced(shell, outputs, server)
     assert images(outputs)[0]["metadata"]["gptmagic"]["usage"]["total_tokens"] > 0
 
 
+def test_partial_images_are_counted_from_one(shell, outputs, server):
+    run(shell, "%gptimage --partial 2 a red fox")
+    shown = [m.get("data", {}).get("text/plain", "") for m in outputs.messages]
+    labels = [text for text in shown if text.startswith("partial image")]
+    assert labels == ["partial image 1 of 2", "partial image 2 of 2"]
+
+
+def test_a_second_image_cell_leaves_the_first_cells_image_as_it_was(shell, outputs):
+    run(shell, "%gptimage --size 256x256 a red fox")
+    run(shell, "%gptimage --size 512x512 a red fox")
+    shown = [png_size(png_bytes(o)) for o in images(outputs)]
+    assert shown == [(256, 256), (512, 512)]
+
+
 # -- files and variables -------------------------------------------------------------------
 def test_save_writes_one_image_to_the_file(shell, outputs, tmp_path):
     target = tmp_path / "fox.png"
@@ -194,6 +245,12 @@ def test_save_writes_several_images_into_a_folder(shell, outputs, tmp_path):
 def test_save_into_an_existing_folder_names_the_file_after_the_prompt(shell, tmp_path):
     run(shell, f"%gptimage --save {tmp_path} A Red Fox!")
     assert (tmp_path / "a-red-fox.png").read_bytes().startswith(PNG)
+
+
+def test_save_to_a_new_folder_with_a_trailing_slash_writes_one_image_into_it(shell, tmp_path):
+    run(shell, f"%gptimage --save {tmp_path}/foxes/ a red fox")
+    assert [f.name for f in tmp_path.iterdir()] == ["foxes"]
+    assert (tmp_path / "foxes" / "a-red-fox.png").read_bytes().startswith(PNG)
 
 
 def test_a_failed_save_still_shows_the_image_and_fails_the_cell(shell, outputs, tmp_path):
@@ -224,6 +281,13 @@ def test_out_stores_a_list_for_several_images(shell):
     assert all(data.startswith(PNG) for data in foxes)
 
 
+def test_out_stores_a_list_for_several_images_even_when_the_server_sent_one(shell, server):
+    server.enqueue(Reply(endpoint="images", ignore_n=True))
+    run(shell, "%gptimage -n 3 -o foxes a red fox")
+    foxes = shell.user_ns["foxes"]
+    assert isinstance(foxes, list) and len(foxes) == 1 and foxes[0].startswith(PNG)
+
+
 def test_usage_appears_in_gpt_usage(shell, outputs):
     run(shell, "%gptimage a red fox")
     run(shell, "%gpt usage")
@@ -245,6 +309,7 @@ def test_usage_appears_in_gpt_usage(shell, outputs):
         "%gptimage --partial 2 -n 2 a fox",
         "%gptimage -o 2x a fox",
         "%gptimage -n 2 --save fox.png a fox",
+        "%gptimage -n 2 --save FOX.PNG a fox",
         "%%gptimage --bogus 1\na fox",
         "%%gptimage a fox\na fox",
         "%gptimage --save ~gptmagic-no-such-user/fox.png a fox",
@@ -269,6 +334,32 @@ def test_content_policy_rejection_shows_the_server_message(shell, outputs, serve
     message = failed(run(shell, "%gptimage something forbidden"))
     assert "content policy" in message and POLICY in message
     assert outputs.outputs[-1]["data"]["text/plain"].startswith("No image: the request failed")
+
+
+def test_a_moderation_block_shows_the_server_message(shell, server):
+    message = "Your request was rejected by the safety system."
+    error = {"error": {"message": message, "type": "image_generation_user_error", "param": None}}
+    error["error"]["code"] = "moderation_blocked"  # what GPT image models send
+    server.enqueue(Reply(endpoint="images", status=400, error=error))
+    assert failed(run(shell, "%gptimage something forbidden")) == (
+        f"{server.url.removeprefix('http://')} refused the prompt under its content policy: "
+        f"{message} Rephrase the prompt and run the cell again."
+    )
+
+
+def test_a_key_echoed_in_a_content_policy_refusal_is_masked(shell, outputs, server):
+    error = {
+        "error": {
+            "message": f"Request blocked for key {KEY}.",
+            "type": "image_generation_user_error",
+            "param": None,
+            "code": "content_policy_violation",
+        }
+    }
+    server.enqueue(Reply(endpoint="images", status=400, error=error))
+    message = failed(run(shell, "%gptimage something forbidden"))
+    assert "Request blocked for key ***." in message
+    assert KEY not in message and KEY not in str(outputs.messages)
 
 
 def test_invalid_size_for_the_model_shows_the_server_message(shell, server):
@@ -383,6 +474,21 @@ def image_outputs(outputs) -> list:
     return [o for o in outputs.outputs if any(k.startswith("image/") for k in o["data"])]
 
 
+def link_error(shell, server, link: str) -> str:
+    """The one-line error of a URL answer whose image link is ``link``."""
+    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
+    return failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+
+
+def closed_port(address: str) -> int:
+    """A port nothing listens on at ``address`` once the probe is closed."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
 def test_an_image_announced_over_the_limit_is_not_downloaded(shell, outputs, server):
     server.enqueue(Reply(endpoint="images", image_format="url", download_bytes=100_000_000))
     message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
@@ -391,6 +497,16 @@ def test_an_image_announced_over_the_limit_is_not_downloaded(shell, outputs, ser
         "(GPTMagic.image_max_bytes): not downloaded."
     )
     assert not image_outputs(outputs)
+
+
+def test_a_limit_just_under_a_megabyte_is_named_in_megabytes(shell, server):
+    run(shell, "%config GPTMagic.image_max_bytes = 999_999")
+    server.enqueue(Reply(endpoint="images", image_format="url", download_bytes=100_000_000))
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"The image at {host_of(server)} is 100 MB, over the 1 MB limit "
+        "(GPTMagic.image_max_bytes): not downloaded."
+    )
 
 
 def test_an_image_without_a_length_stops_at_the_limit_and_the_kernel_stays_small(
@@ -433,6 +549,16 @@ def test_an_image_of_exactly_the_limit_is_shown_and_one_byte_less_refuses_it(
     server.enqueue(Reply(endpoint="images", image_format=image_format))
     message = failed(run(shell, "%gptimage a red fox"))
     assert "GPTMagic.image_max_bytes" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("prompt", "padding"), [("a red fox", 1), ("a white fox", 2)])
+def test_padded_base64_of_exactly_the_limit_is_shown(shell, server, prompt, padding):
+    run(shell, f"%gptimage --size 256x256 -o fox {prompt}")
+    size = len(shell.user_ns["fox"])
+    assert (3 - size % 3) % 3 == padding  # the base64 ends with this many "="
+    run(shell, f"%config GPTMagic.image_max_bytes = {size}")
+    assert run(shell, f"%gptimage --size 256x256 -o again {prompt}").success
+    assert shell.user_ns["again"] == shell.user_ns["fox"]
 
 
 def test_a_dripping_image_download_stops_at_the_timeout_in_all(shell, outputs, server):
@@ -497,6 +623,19 @@ def test_only_http_image_links_are_downloaded(shell, outputs, server, link, sche
     assert [r.path for r in server.requests] == ["/v1/images/generations"]
 
 
+@pytest.mark.parametrize(
+    ("port", "problem"),
+    [
+        ("99999", "Port out of range 0-65535"),
+        ("http", "Port could not be cast to integer value as 'http'"),
+    ],
+)
+def test_an_image_link_with_an_impossible_port_is_one_line(shell, outputs, server, port, problem):
+    message = link_error(shell, server, f"http://127.0.0.1:{port}/fox.png")
+    assert message == f"{host_of(server)} sent image 1 as a link gptmagic cannot read: {problem}."
+    assert [r.path for r in server.requests] == ["/v1/images/generations"]
+
+
 def test_html_in_the_revised_prompt_is_shown_as_text(shell, outputs, server):
     server.enqueue(Reply(endpoint="images", revised_prompt='a fox <img src=x onerror="alert(1)">'))
     assert run(shell, "%gptimage -m dall-e-3 a red fox").success
@@ -526,16 +665,88 @@ def test_a_replay_cache_holding_an_svg_is_refused_like_a_server(shell, outputs, 
 def test_an_image_link_whose_host_refuses_the_connection_is_one_line(shell, outputs, server):
     """The download goes through the HTTP library itself (not the SDK, which wraps its
     errors): a refused connection is its own exception, which must still be one line."""
-    import socket
-
-    with socket.socket() as probe:  # a port nothing listens on once it is closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    link = f"http://127.0.0.1:{port}/fox.png"
-    server.enqueue(Reply(endpoint="images", image_format="url", image_url=link))
-    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    port = closed_port("127.0.0.1")
+    message = link_error(shell, server, f"http://127.0.0.1:{port}/fox.png")
     assert message == (
         f"Could not download the image from 127.0.0.1:{port} (ConnectError). Image links "
         "expire after an hour: run the cell again."
     )
     assert images(outputs) == []
+
+
+def test_an_expired_image_link_says_so(shell, outputs, server):
+    message = link_error(shell, server, f"{server.url}/files/expired.png")  # gone: 404
+    assert message == (
+        f"Could not download the image from {host_of(server)} (HTTP 404). Image links "
+        "expire after an hour: run the cell again."
+    )
+    assert not image_outputs(outputs)
+
+
+def test_the_credentials_in_an_image_link_are_never_shown(shell, server):
+    link = f"http://reader:s3cret-pass@{host_of(server)}/files/expired.png"
+    message = link_error(shell, server, link)
+    assert message.startswith(f"Could not download the image from {host_of(server)} (HTTP 404)")
+    assert "s3cret" not in message and "reader" not in message
+
+
+def test_an_image_link_that_stops_sending_names_the_timeout(shell, server):
+    run(shell, "%config GPTMagic.timeout = 1")
+    server.enqueue(  # the first 16 bytes, then nothing for longer than the timeout
+        Reply(endpoint="images", image_format="url", download="drip", chunk_delay=5)
+    )
+    message = failed(run(shell, "%gptimage -m dall-e-3 a red fox"))
+    assert message == (
+        f"Could not download the image from {host_of(server)} (no data for 1 s, "
+        "GPTMagic.timeout). Image links expire after an hour: run the cell again."
+    )
+
+
+# -- the replay cache --------------------------------------------------------------------------
+def test_a_replayed_image_keeps_its_revised_prompt(shell, outputs, server, tmp_path):
+    run(shell, f"%config GPTMagic.cache = {str(tmp_path / 'answers.gptcache.jsonl')!r}")
+    run(shell, "%gptimage -m dall-e-3 --size 256x256 a red fox")
+    run(shell, "%config GPTMagic.cache_mode = 'replay'")
+    outputs.outputs.clear()
+    assert run(shell, "%gptimage -m dall-e-3 --size 256x256 a red fox").success
+    assert len(image_requests(server)) == 1
+    assert "**Revised prompt:** A detailed picture of: a red fox" in captions(outputs)[0]
+
+
+# -- the waiting line outside a notebook -------------------------------------------------------
+def terminal_lines(err: str) -> list[str]:
+    """What a terminal shows in turn: each ``\\r`` rewrites the line."""
+    return err.split("\r")[1:]
+
+
+@pytest.mark.parametrize("display", ["text", "auto"])
+def test_outside_a_notebook_the_waiting_line_is_on_stderr(shell, outputs, capsys, display):
+    run(shell, f"%config GPTMagic.display = {display!r}")  # auto: a terminal IPython, no kernel
+    assert run(shell, "%gptimage a red fox").success
+    assert terminal_lines(capsys.readouterr().err)[0].startswith("Generating 1 image (1024x1024)")
+    assert not any("Generating" in str(m) for m in outputs.messages)
+
+
+def test_in_a_terminal_the_waiting_line_ends_saying_what_was_generated(shell, capsys):
+    run(shell, "%config GPTMagic.display = 'text'")
+    assert run(shell, "%gptimage -n 2 a red fox").success
+    last = terminal_lines(capsys.readouterr().err)[-1]
+    assert last.endswith("\n")
+    assert re.fullmatch(r"Generated 2 images with gpt-image-1 in \d+ s\.", last.rstrip())
+
+
+def test_in_a_terminal_a_shorter_line_covers_all_of_the_longer_one(shell, capsys):
+    run(shell, "%config GPTMagic.display = 'text'")
+    assert run(shell, "%gptimage a red fox").success
+    *_, waiting, done = terminal_lines(capsys.readouterr().err)
+    assert len(done.rstrip()) < len(waiting)
+    assert len(done) == len(waiting) + 1  # padded with spaces, then the newline
+
+
+def test_an_ipv6_image_host_is_named_in_brackets(shell, server):
+    port = closed_port("::1")
+    message = link_error(shell, server, f"http://[::1]:{port}/fox.png")
+    assert message == (
+        f"Could not download the image from [::1]:{port} (ConnectError). Image links "
+        "expire after an hour: run the cell again."
+    )

@@ -63,7 +63,7 @@ _Plans = list[tuple[list[str], str]]  # per choice: the tokens to send and the f
 _REPLY_MODES = {
     "usage": ("auto", "never", "in_last_chunk"),
     "image_format": ("b64_json", "url"),
-    "image_kind": ("png", "svg", "html"),
+    "image_kind": ("png", "webp", "svg", "html"),
     "download": ("whole", "chunked", "drip"),
     "endpoint": ("chat", "images", "models", "responses"),
     "fail_event": ("response.failed", "error"),
@@ -91,10 +91,10 @@ class Reply:
     default OpenAI-style) with `headers`; a string `error` is sent as an HTML or text page with
     `status`, 200 included, as proxies and web servers do. For images, the request's
     ``response_format`` wins over `image_format`; `image_kind` says what the image bytes are (a
-    PNG, or a hostile SVG or an HTML page), `image_url` replaces the link a URL answer gives,
-    and the download of that link can be `download_bytes` long (generated as it is sent, never
-    held in memory), sent `whole` (with Content-Length), `chunked` (without), or as a `drip` of
-    16 bytes every `chunk_delay` (0.2 s by default).
+    PNG, a 1x1 WebP as some servers send, or a hostile SVG or an HTML page), `image_url`
+    replaces the link a URL answer gives, and the download of that link can be `download_bytes`
+    long (generated as it is sent, never held in memory), sent `whole` (with Content-Length),
+    `chunked` (without), or as a `drip` of 16 bytes every `chunk_delay` (0.2 s by default).
 
     `raw_chunks` replaces a streamed chat or responses answer with exactly these SSE payloads,
     each sent as ``data: <payload>`` (bytes as given, so invalid UTF-8 can be sent; a str is
@@ -249,11 +249,12 @@ SVG_WITH_SCRIPT = (
     b'<rect width="64" height="64" fill="red"/></svg>'
 )
 HTML_PAGE = b"<!DOCTYPE html><html><body>Access denied</body></html>"
+WEBP_PIXEL = base64.b64decode("UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==")  # 1x1, lossless
 
 
 def image_bytes(kind: str, png: bytes) -> bytes:
-    """What a reply of `image_kind` sends as the image: the PNG, or something hostile."""
-    return {"png": png, "svg": SVG_WITH_SCRIPT, "html": HTML_PAGE}[kind]
+    """What a reply of `image_kind` sends as the image: the PNG, a WebP, or something hostile."""
+    return {"png": png, "webp": WEBP_PIXEL, "svg": SVG_WITH_SCRIPT, "html": HTML_PAGE}[kind]
 
 
 def _padded(head: bytes, size: int, block: int) -> Iterator[memoryview]:
