@@ -392,9 +392,10 @@ def _name(label: str) -> str:
 
 
 def size_text(count: int) -> str:
+    """Bytes in the unit a reader expects: 999,600 bytes is "1 MB", never "1000 kB"."""
     if count < 1000:
         return f"{count} B"
-    if count < 1_000_000:
+    if count < 999_500:  # rounds to 999 kB at most
         return f"{round(count / 1000)} kB"
     return f"{count / 1_000_000:.1f}".removesuffix(".0") + " MB"
 

@@ -2634,6 +2634,12 @@ MUTANTS = [
         "an open panel prints a traceback under every cell while the base URL is unreadable",
     ),
     M(
+        "pictures",
+        "    if count < 999_500:  # rounds to 999 kB at most",
+        "    if count < 1_000_000:  # rounds to 999 kB at most",
+        "an image of 999,600 bytes is named '1000 kB' in a placeholder or a cap's message",
+    ),
+    M(
         "outcome",
         "    gave_up = next((r for r in reasons if r in ABANDONED), None)",
         "    gave_up = next((r for r in reasons[1:] if r in ABANDONED), None)",

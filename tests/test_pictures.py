@@ -535,8 +535,11 @@ def test_the_placeholder_names_the_label_size_kind_and_bytes():
     )
 
 
-def test_a_megabyte_is_shown_as_1_mb():
-    assert placeholder(Picture("image/png", b"x" * 1_000_000, 9, 9)) == "[image: 9×9 PNG, 1 MB]"
+@pytest.mark.parametrize(
+    "size, shown", [(1_000_000, "1 MB"), (999_600, "1 MB"), (999_499, "999 kB")]
+)
+def test_a_megabyte_is_shown_as_1_mb_never_1000_kb(size, shown):
+    assert placeholder(Picture("image/png", b"x" * size, 9, 9)) == f"[image: 9×9 PNG, {shown}]"
 
 
 def test_the_markdown_thumbnail_is_an_img_scaled_to_the_longest_side_with_the_placeholder():
