@@ -2461,6 +2461,27 @@ MUTANTS = [
         "    unknown = sorted({x for x in reasons if x and x not in KNOWN and x in ABANDONED})",
         "an answer ended for a reason gptmagic does not know gets no word that it may be cut",
     ),
+    M(
+        "chat",
+        "        self.cut_round = estimate  # part of what the cell cost: its footer says so\n",
+        "",
+        "a tools cell whose second round was interrupted shows only the first round's tokens",
+        ("test_tools_chat.py",),
+    ),
+    M(
+        "render",
+        '            f"≈{paid + guessed:,} tokens ({paid:,} reported + ≈{guessed:,} for the "',
+        '            f"≈{paid:,} tokens ({paid:,} reported + ≈{guessed:,} for the "',
+        "the footer of a tools cell cut in a later round leaves that round out of its sum",
+        ("test_tools_chat.py",),
+    ),
+    M(
+        "chat",
+        "        elif self.cut_round is not None:  # beside the reported rounds",
+        "        elif False:  # beside the reported rounds",
+        "%gpt history counts only the reported rounds of a tools turn cut in a later round",
+        ("test_tools_chat.py",),
+    ),
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.
