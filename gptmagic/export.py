@@ -243,10 +243,15 @@ def from_markdown(text: str) -> Conversation:
     return from_messages(messages)
 
 
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
 def to_notebook(conv: Conversation) -> str:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
+    # Named, so JupyterLab opens it at once instead of asking for a kernel over the first cell
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for m in readable(conv):
         text, attachments = with_attachments(m)
         cell = nbformat.v4.new_markdown_cell(f"**{ROLE_TITLES[m.role]}**\n\n{text}")

@@ -2482,6 +2482,13 @@ MUTANTS = [
         "%gpt history counts only the reported rounds of a tools turn cut in a later round",
         ("test_tools_chat.py",),
     ),
+    M(
+        "export",
+        '    nb.metadata["kernelspec"] = dict(KERNELSPEC)\n',
+        "",
+        "a conversation saved as .ipynb opens in JupyterLab under a Select Kernel dialog",
+        (*TESTS["export"], "e2e/test_saved_notebook_browser.py"),
+    ),
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.
