@@ -389,7 +389,7 @@ class ChatCell:
                 return collected, "interrupted", ""
             view.discard()
             raise InterruptedAnswer(
-                "Interrupted before the answer started; nothing was sent to the history."
+                "Interrupted before the answer started; nothing was stored in the history."
             ) from None
         except Exception:
             view.discard()  # the error raised is the outcome; no "Asking…" line stays behind

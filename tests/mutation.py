@@ -2489,6 +2489,13 @@ MUTANTS = [
         "a conversation saved as .ipynb opens in JupyterLab under a Select Kernel dialog",
         (*TESTS["export"], "e2e/test_saved_notebook_browser.py"),
     ),
+    M(
+        "chat",
+        '"Interrupted before the answer started; nothing was stored in the history."',
+        '"Interrupted before the answer started; nothing was sent to the history."',
+        "Ctrl-C during a 429 wait says nothing was 'sent', though the request had been",
+        ("test_reliability.py",),
+    ),
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.
