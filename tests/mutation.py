@@ -2496,6 +2496,20 @@ MUTANTS = [
         "Ctrl-C during a 429 wait says nothing was 'sent', though the request had been",
         ("test_reliability.py",),
     ),
+    M(
+        "export",
+        "    if is_running_notebook(target):\n",
+        "    if False:\n",
+        "%gpt save analysis.ipynb typed in analysis.ipynb replaces the notebook on disk",
+        ("test_commands.py", "e2e/test_save_own_notebook_browser.py"),
+    ),
+    M(
+        "export",
+        "        return target.resolve() == Path(running).resolve()",
+        "        return target == Path(running)",
+        "the notebook typed by its plain name (not its full path) is still overwritten",
+        ("test_commands.py", "e2e/test_save_own_notebook_browser.py"),
+    ),
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.
