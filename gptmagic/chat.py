@@ -159,6 +159,7 @@ class ChatCell:
         self.rounds: list[ToolRound] = []  # --tools: the calls made before the answer
         self.first_usage: Usage | None = None  # the first request's (it sent no tool steps)
         self.prompts: list[int] = []  # --tools: each request's estimated prompt, as sent
+        self.cut_round: Usage | None = None  # --tools: the estimate of a later round cut short
 
     # -- the steps ----------------------------------------------------------------------
     def run(self) -> None:
@@ -255,6 +256,7 @@ class ChatCell:
         estimate = Usage(prompt, completion, prompt + completion)
         record = UsageRecord("chat", self.request.model, None, estimate=estimate, status=status)
         self.session.usage.add(record)
+        self.cut_round = estimate  # part of what the cell cost: its footer says so
 
     def check_budget(self, spent: list[Usage | None], view: AnswerView) -> None:
         """``token_budget`` holds between tool rounds too: the rounds so far count."""
@@ -387,7 +389,7 @@ class ChatCell:
                 return collected, "interrupted", ""
             view.discard()
             raise InterruptedAnswer(
-                "Interrupted before the answer started; nothing was sent to the history."
+                "Interrupted before the answer started; nothing was stored in the history."
             ) from None
         except Exception:
             view.discard()  # the error raised is the outcome; no "Asking…" line stays behind
@@ -529,7 +531,8 @@ class ChatCell:
             self.notes.append(summary)
         footer = None
         if self.settings.show_usage:
-            footer = usage_footer(collected.model or r.model, record, session.usage)
+            model = collected.model or r.model
+            footer = usage_footer(model, record, session.usage, cut=self.cut_round)
         calls = {"tool_calls": listed_calls(self.rounds)} if self.rounds else {}
         meta = provenance(
             model=collected.model or r.model,
@@ -545,6 +548,8 @@ class ChatCell:
         )
         if record.usage is None and record.counted is not None:
             meta["estimated_usage"] = record.counted.to_dict()
+        elif self.cut_round is not None:  # beside the reported rounds: the cut one's estimate
+            meta["estimated_usage"] = self.cut_round.to_dict()
         said = [block for done in self.rounds for block in done.shown()]
         bundle = answer_bundle(result.answers, self.notes, footer, said)
         view.finish(bundle, {"gptmagic": meta})

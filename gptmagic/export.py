@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
 import reprlib
 from pathlib import Path
@@ -243,10 +244,15 @@ def from_markdown(text: str) -> Conversation:
     return from_messages(messages)
 
 
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
 def to_notebook(conv: Conversation) -> str:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
+    # Named, so JupyterLab opens it at once instead of asking for a kernel over the first cell
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for m in readable(conv):
         text, attachments = with_attachments(m)
         cell = nbformat.v4.new_markdown_cell(f"**{ROLE_TITLES[m.role]}**\n\n{text}")
@@ -383,6 +389,18 @@ def named(path: str) -> Path:
         raise GPTMagicError(f"Cannot use the path {path!r}: {exc}.") from None
 
 
+def is_running_notebook(target: Path) -> bool:
+    """Whether ``target`` is the notebook this kernel runs for: Jupyter names it (absolute)
+    in JPY_SESSION_NAME; through a symlink too, which a save would follow."""
+    running = os.environ.get("JPY_SESSION_NAME", "")
+    if not os.path.isabs(running):  # unset, or a path relative to a server root unknown here
+        return False
+    try:
+        return target.resolve() == Path(running).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, an unreadable path
+        return False
+
+
 def save(conv: Conversation, path: str) -> Path:
     """Write the conversation whole (files.write_atomic): a failure leaves the old file."""
     target = named(path)
@@ -390,6 +408,11 @@ def save(conv: Conversation, path: str) -> Path:
     if writer is None:
         raise GPTMagicError(
             f"Cannot save as {target.suffix or 'no suffix'!r}: use .json, .md or .ipynb."
+        )
+    if is_running_notebook(target):
+        raise GPTMagicError(
+            f"Cannot save to {target}: it is this kernel's own notebook, which would be "
+            "replaced by the conversation; save it under another name."
         )
     data = without_lone_surrogates(writer(conv)).encode("utf-8")
     try:

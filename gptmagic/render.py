@@ -36,8 +36,11 @@ def join_answers(texts: list[str], start: int = 1, *, plain: bool = False) -> st
     )
 
 
-def usage_footer(model: str, record: UsageRecord, ledger: UsageLedger) -> str:
-    """One short line of cost: this answer's tokens and the kernel's running total."""
+def usage_footer(
+    model: str, record: UsageRecord, ledger: UsageLedger, cut: Usage | None = None
+) -> str:
+    """One short line of cost: this answer's tokens and the kernel's running total. ``cut``
+    is the estimate of a later tool round cut short (a record of its own), added in words."""
     usage, estimate = record.usage, (record.estimate or Usage()).total_tokens
     reasoning = usage.reasoning_tokens if usage else 0
     thinking = f", {reasoning:,} of it reasoning" if reasoning else ""
@@ -48,6 +51,12 @@ def usage_footer(model: str, record: UsageRecord, ledger: UsageLedger) -> str:
         spent = f"≈{estimate:,} tokens ({record.status}, never reported: estimate, counted)"
     elif usage is None:
         spent = f"usage not reported by the server (≈{estimate:,} tokens, estimate)"
+    elif cut is not None:
+        paid, guessed = usage.total_tokens, cut.total_tokens
+        spent = (
+            f"≈{paid + guessed:,} tokens ({paid:,} reported + ≈{guessed:,} for the "
+            f"{record.status} round, never reported: estimate, counted)"
+        )
     else:
         spent = (
             f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} prompt + "
@@ -191,7 +200,10 @@ def provenance_line(meta: dict[str, Any]) -> str:
         return ""
     params = meta.get("parameters") or {}
     usage, estimate = meta.get("usage"), meta.get("estimated_usage")
-    if usage:
+    if usage and estimate:  # a later tool round cut short: estimated beside the reported
+        paid, guessed = usage["total_tokens"], estimate["total_tokens"]
+        spent = f"≈{paid + guessed:,} tokens ({paid:,} reported + ≈{guessed:,} estimate)"
+    elif usage:
         spent = f"{usage['total_tokens']:,} tokens"
     elif estimate:
         spent = f"≈{estimate['total_tokens']:,} tokens (estimate)"

@@ -2651,6 +2651,55 @@ MUTANTS = [
         "    unknown = sorted({x for x in reasons if x and x not in KNOWN and x in ABANDONED})",
         "an answer ended for a reason gptmagic does not know gets no word that it may be cut",
     ),
+    M(
+        "chat",
+        "        self.cut_round = estimate  # part of what the cell cost: its footer says so\n",
+        "",
+        "a tools cell whose second round was interrupted shows only the first round's tokens",
+        ("test_tools_chat.py",),
+    ),
+    M(
+        "render",
+        '            f"≈{paid + guessed:,} tokens ({paid:,} reported + ≈{guessed:,} for the "',
+        '            f"≈{paid:,} tokens ({paid:,} reported + ≈{guessed:,} for the "',
+        "the footer of a tools cell cut in a later round leaves that round out of its sum",
+        ("test_tools_chat.py",),
+    ),
+    M(
+        "chat",
+        "        elif self.cut_round is not None:  # beside the reported rounds",
+        "        elif False:  # beside the reported rounds",
+        "%gpt history counts only the reported rounds of a tools turn cut in a later round",
+        ("test_tools_chat.py",),
+    ),
+    M(
+        "export",
+        '    nb.metadata["kernelspec"] = dict(KERNELSPEC)\n',
+        "",
+        "a conversation saved as .ipynb opens in JupyterLab under a Select Kernel dialog",
+        (*TESTS["export"], "e2e/test_saved_notebook_browser.py"),
+    ),
+    M(
+        "chat",
+        '"Interrupted before the answer started; nothing was stored in the history."',
+        '"Interrupted before the answer started; nothing was sent to the history."',
+        "Ctrl-C during a 429 wait says nothing was 'sent', though the request had been",
+        ("test_reliability.py",),
+    ),
+    M(
+        "export",
+        "    if is_running_notebook(target):\n",
+        "    if False:\n",
+        "%gpt save analysis.ipynb typed in analysis.ipynb replaces the notebook on disk",
+        ("test_commands.py", "e2e/test_save_own_notebook_browser.py"),
+    ),
+    M(
+        "export",
+        "        return target.resolve() == Path(running).resolve()",
+        "        return target == Path(running)",
+        "the notebook typed by its plain name (not its full path) is still overwritten",
+        ("test_commands.py", "e2e/test_save_own_notebook_browser.py"),
+    ),
 ]
 
 # Survivors that cannot be killed from outside: the behaviour is identical.

@@ -139,6 +139,28 @@ def test_save_then_load_restores_the_conversation(shell, server, tmp_path, suffi
     assert len(server.chat_requests[-1].body["messages"]) == 6
 
 
+def test_save_refuses_the_notebook_the_kernel_runs_for_and_writes_any_other(
+    shell, tmp_path, monkeypatch, capsys
+):
+    """In JupyterLab, ``%gpt save analysis.ipynb`` from analysis.ipynb replaced the notebook on
+    disk with the conversation (its code cells and outputs gone; Lab then offered to revert
+    to it). Jupyter names the kernel's notebook in JPY_SESSION_NAME."""
+    notebook = tmp_path / "analysis.ipynb"
+    notebook.write_text('{"cells": ["the analysis"]}', encoding="utf-8")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+    monkeypatch.chdir(tmp_path)
+    run(shell, "%%gpt\nhello")
+    capsys.readouterr()
+    assert not run(shell, "%gpt save analysis.ipynb").success
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "UsageError: Cannot save to analysis.ipynb: it is this kernel's own notebook, which "
+        "would be replaced by the conversation; save it under another name."
+    )
+    assert notebook.read_text(encoding="utf-8") == '{"cells": ["the analysis"]}'
+    assert run(shell, "%gpt save analysis-chat.ipynb").success  # any other name: saved
+    assert "hello" in (tmp_path / "analysis-chat.ipynb").read_text(encoding="utf-8")
+
+
 def test_json_export_keeps_provenance(shell, tmp_path):
     run(shell, "%%gpt -t 0.5\nhello")
     run(shell, f"%gpt save {tmp_path / 'c.json'}")

@@ -363,7 +363,10 @@ def test_interrupt_while_waiting_stores_nothing(established, server, capsys):
     server.enqueue(Reply(stall=30))
     interrupt_when(server.when_sent(0))
     result = run(established, "%%gpt --no-stream\nhello")
-    assert not result.success and "Interrupted before the answer started" in error_line(capsys)
+    assert not result.success
+    assert error_line(capsys) == (  # the request was sent: only the history is untouched
+        "UsageError: Interrupted before the answer started; nothing was stored in the history."
+    )
     assert len(turns(established)) == 1
     still_works(established, server)
 

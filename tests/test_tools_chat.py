@@ -535,6 +535,34 @@ def test_a_later_round_cut_short_is_counted_as_an_estimate(shell, server, output
     assert footer in final(outputs)["data"]["text/markdown"]
 
 
+@pytest.mark.parametrize("fault", ["interrupted", "incomplete"])
+def test_a_later_round_cut_short_is_in_the_cells_own_token_count(
+    shell, server, outputs, sales, fault
+):
+    """The footer and the history line say what the whole cell cost: the rounds reported plus
+    the estimate of the round cut short, not the reported rounds alone (which read as if the
+    cut round had cost nothing while the kernel total rose by it)."""
+    text = [f"word{i} " for i in range(100)]
+    if fault == "interrupted":
+        server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=text, chunk_delay=0.2))
+        interrupt_when(outputs.when_shown("word9"))
+    else:
+        server.enqueue(Reply(tool_calls=[DESCRIBE]), Reply(text=text, drop_after=1))
+    assert not run(shell, "%%gpt --tools\nHow many rows?").success
+    cut, reported = session(shell).usage.records
+    paid, guessed = reported.usage.total_tokens, cut.estimate.total_tokens
+    assert paid > 0 and guessed > 0
+    spent = (
+        f"gpt-4o-mini · ≈{paid + guessed:,} tokens ({paid:,} reported + ≈{guessed:,} for the "
+        f"{fault} round, never reported: estimate, counted) · kernel total"
+    )
+    assert spent in final(outputs)["data"]["text/markdown"]
+    if fault == "interrupted":  # kept in the history, whose line says the same
+        assert run(shell, "%gpt history").success
+        line = f"≈{paid + guessed:,} tokens ({paid:,} reported + ≈{guessed:,} estimate)"
+        assert line in final(outputs)["data"]["text/markdown"]
+
+
 # -- replay, save and load -------------------------------------------------------------------------
 def test_a_replayed_tools_cell_shows_the_same_lines_without_any_request_or_tool(
     shell, server, outputs, sales, tmp_path
