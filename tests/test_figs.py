@@ -187,6 +187,24 @@ def test_a_model_without_vision_is_a_one_line_error_naming_the_picture(shell, se
     assert len(conversation(shell).turns) == 1  # the refused turn was not stored
 
 
+def test_a_model_without_vision_is_the_same_one_line_error_through_the_responses_api(
+    shell, server, capsys
+):
+    run(shell, "%config GPTMagic.api = 'responses'")
+    shell.user_ns["fig"] = chart()
+    ok(shell, "%%gpt\nfirst")
+    result = run(shell, "%%gpt -m o-reason\nWhat does {fig} show?")
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert not result.success
+    assert line.startswith("UsageError: o-reason at 127.0.0.1:")
+    assert line.endswith(
+        "does not accept images in prompts ({fig}); use a vision model (-m gpt-4o) or leave "
+        "the image out."
+    )
+    assert [r.path for r in server.requests] == ["/v1/responses", "/v1/responses"]
+    assert len(conversation(shell).turns) == 1  # the refused turn was not stored
+
+
 def test_a_model_without_vision_names_an_earlier_turns_image_as_the_cause(shell, server, capsys):
     shell.user_ns["fig"] = chart()
     ok(shell, "%%gpt\nWhat does {fig} show?")

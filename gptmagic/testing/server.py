@@ -573,6 +573,19 @@ def _input_message(item: Any, where: str) -> dict[str, Any]:
     return {"role": role, "content": content}
 
 
+def _check_input_images(model: str, messages: list[dict[str, Any]]) -> None:
+    """An ``input_image`` part refused by a text-only model, ``param`` pointing at it (one
+    message per ``input`` item, so the indices are the request's)."""
+    if model in VISION_MODELS:
+        return
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and part.get("type") == "input_image":
+                text = "Invalid content type. image_url is only supported by certain models."
+                raise _invalid(text, f"input[{i}].content[{j}]")
+
+
 def _input_messages(items: Any) -> list[dict[str, Any]]:
     """Validate ``input`` like the API does; read it as chat-style messages for the answer."""
     if isinstance(items, str):
@@ -657,6 +670,7 @@ class _ResponsesRequest(_TextRequest):
             raise _invalid(message, "instructions", "invalid_type")
         messages = _input_messages(body.get("input"))
         _check_model(body["model"], models)
+        _check_input_images(body["model"], messages)
         tools = _check_tools(body["model"], body.get("tools"))
         _check_range(body, "temperature", 2)
         _check_range(body, "top_p", 1)
