@@ -8,19 +8,22 @@ that can be copied from any frontend.
 
 A cell inserts code below only on its first run in a kernel: re-running it (same cell id when
 the frontend sends one, else the same prompt) shows and stores the new code but does not add
-another cell, so re-runs never pile up cells.
+another cell, so re-runs never pile up cells; nor does a new kernel running the notebook again
+when the saved notebook already holds that code right below the cell.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import itertools
 import re
 import textwrap
 from typing import TYPE_CHECKING
 
 from .content import Content, append_text
 from .context import split_fences
+from .files import running_notebook
 from .render import show_markdown
 
 if TYPE_CHECKING:
@@ -111,11 +114,43 @@ def deliver(ctx: CellContext, prompt: str, answer: str, out: str | None) -> None
 
 
 def insert_below(ctx: CellContext, prompt: str, code: str) -> bool:
-    """``set_next_input`` unless this cell (id, else prompt) inserted code before."""
+    """``set_next_input`` unless this cell (id, else prompt) inserted code before, in this
+    kernel or, as the saved notebook shows, in an earlier one."""
     session = ctx.session
     key = hashlib.sha256((session.cell_id or prompt).encode()).hexdigest()
-    first = key not in session.inserted_cells
+    first = key not in session.inserted_cells and not saved_below(session.cell_id, code)
+    session.inserted_cells.add(key)
     if first:
-        session.inserted_cells.add(key)
         ctx.shell.set_next_input(code, replace=False)
     return first
+
+
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # a larger saved notebook is not read for this
+
+
+def saved_below(cell_id: str | None, code: str) -> bool:
+    """Whether the saved notebook this kernel runs for already holds ``code`` in the cell
+    right below cell ``cell_id``: a notebook run again from the top in a new kernel (Restart
+    and Run All, the replay cache answering alike) then gets no second copy of each cell.
+    Unsaved changes are not seen: Jupyter names the file, not the open document."""
+    import json
+
+    path = running_notebook()
+    if not cell_id or path is None or path.suffix != ".ipynb":
+        return False
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return False
+        cells = json.loads(path.read_bytes()).get("cells")
+    except (OSError, ValueError, AttributeError):  # gone, unreadable, not a notebook
+        return False
+    if not isinstance(cells, list):
+        return False
+    for cell, below in itertools.pairwise(cells):
+        if isinstance(cell, dict) and cell.get("id") == cell_id:
+            if not isinstance(below, dict) or below.get("cell_type") != "code":
+                return False
+            source = below.get("source")
+            source = "".join(source) if isinstance(source, list) else source
+            return isinstance(source, str) and source.strip() == code.strip()
+    return False

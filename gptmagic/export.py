@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
 import reprlib
 from pathlib import Path
@@ -27,7 +26,7 @@ from .content import checked_content, is_parts, map_text, picture_of, text_of
 from .content import pieces as content_pieces
 from .conversation import Conversation, Message, Turn
 from .errors import GPTMagicError
-from .files import user_path, without_lone_surrogates, write_atomic
+from .files import running_notebook, user_path, without_lone_surrogates, write_atomic
 from .pictures import Picture, placeholder, text_and_images, thumbnail_markdown
 from .render import call_line, provenance_line
 
@@ -392,11 +391,11 @@ def named(path: str) -> Path:
 def is_running_notebook(target: Path) -> bool:
     """Whether ``target`` is the notebook this kernel runs for: Jupyter names it (absolute)
     in JPY_SESSION_NAME; through a symlink too, which a save would follow."""
-    running = os.environ.get("JPY_SESSION_NAME", "")
-    if not os.path.isabs(running):  # unset, or a path relative to a server root unknown here
+    running = running_notebook()
+    if running is None:
         return False
     try:
-        return target.resolve() == Path(running).resolve()
+        return target.resolve() == running.resolve()
     except (OSError, RuntimeError, ValueError):  # a symlink loop, an unreadable path
         return False
 

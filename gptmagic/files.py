@@ -29,6 +29,13 @@ def user_path(text: str) -> Path:
         raise ValueError(f"{user!r} is no known user's home folder") from None
 
 
+def running_notebook() -> Path | None:
+    """The notebook this kernel runs for, as Jupyter names it (absolute) in JPY_SESSION_NAME;
+    None outside Jupyter, or when it gives a path relative to a server root unknown here."""
+    running = os.environ.get("JPY_SESSION_NAME", "")
+    return Path(running) if os.path.isabs(running) else None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` at once: readers see the old file or the new one.
 

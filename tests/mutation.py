@@ -2640,6 +2640,18 @@ MUTANTS = [
         "an image of 999,600 bytes is named '1000 kB' in a placeholder or a cap's message",
     ),
     M(
+        "codecells",
+        '        if isinstance(cell, dict) and cell.get("id") == cell_id:',
+        "        if isinstance(cell, dict):",
+        "Restart and Run All skips inserting code that sits below some other cell",
+    ),
+    M(
+        "codecells",
+        "    first = key not in session.inserted_cells and not saved_below(session.cell_id, code)",
+        "    first = key not in session.inserted_cells",
+        "Restart and Run All inserts a second copy of the code already below each --code cell",
+    ),
+    M(
         "outcome",
         "    gave_up = next((r for r in reasons if r in ABANDONED), None)",
         "    gave_up = next((r for r in reasons[1:] if r in ABANDONED), None)",

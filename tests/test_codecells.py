@@ -78,6 +78,67 @@ def test_rerunning_a_cell_with_the_same_id_does_not_insert_even_if_edited(shell,
     assert inserted() is None and shell.user_ns["_gpt_code"] == CODE
 
 
+# -- a notebook run again in a new kernel (Restart and Run All) -------------------------------
+def saved_notebook(tmp_path, monkeypatch, below: str, kind: str = "code"):
+    """The notebook Jupyter names in JPY_SESSION_NAME, as saved after an earlier run: the
+    --code cell "ask", then ``below`` in a cell of ``kind``."""
+    import nbformat
+
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%%gpt --code\nTotal units per region", id="ask"),
+            make(below, id="below"),
+        ]
+    )
+    path = tmp_path / "analysis.ipynb"
+    nbformat.write(notebook, path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    return path
+
+
+def ask_in_cell(shell, cell_id="ask"):
+    shell.run_cell("%%gpt --code\nTotal units per region", store_history=True, cell_id=cell_id)
+
+
+def test_code_already_below_in_the_saved_notebook_is_not_inserted_again(
+    shell, server, inserted, tmp_path, monkeypatch, outputs
+):
+    saved_notebook(tmp_path, monkeypatch, below=CODE + "\n")
+    server.enqueue(Reply(text=ANSWER))
+    ask_in_cell(shell)
+    assert inserted() is None and shell.user_ns["_gpt_code"] == CODE
+    assert "Not inserted again" in outputs.markdown()[-1]
+
+
+@pytest.mark.parametrize(
+    "below, kind, cell_id",
+    [
+        ("print('my own cell')", "code", "ask"),  # other code below: the new code goes in
+        (CODE, "markdown", "ask"),  # the same text, but not a code cell
+        (CODE, "code", "another-cell"),  # the code is below another cell, not this one
+    ],
+)
+def test_code_not_already_below_this_cell_is_inserted(
+    shell, server, inserted, tmp_path, monkeypatch, below, kind, cell_id
+):
+    saved_notebook(tmp_path, monkeypatch, below=below, kind=kind)
+    server.enqueue(Reply(text=ANSWER))
+    ask_in_cell(shell, cell_id)
+    assert inserted() == CODE
+
+
+def test_a_relative_session_name_is_not_read(shell, server, inserted, tmp_path, monkeypatch):
+    """Jupyter may give the path relative to its root, which the kernel does not know: the
+    file of that name in the kernel's folder is not the notebook."""
+    path = saved_notebook(tmp_path, monkeypatch, below=CODE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JPY_SESSION_NAME", path.name)
+    server.enqueue(Reply(text=ANSWER))
+    ask_in_cell(shell)
+    assert inserted() == CODE
+
+
 def test_another_cell_inserts_its_own_code(shell, server, inserted):
     server.enqueue(Reply(text=ANSWER), Reply(text="```python\nprint(totals)\n```"))
     run(shell, "%%gpt --code\nTotal units per region")
