@@ -1511,8 +1511,8 @@ MUTANTS = [
     ),
     M(
         "client",
-        'return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))',
-        'return urlunsplit(parts._replace(netloc=parts.netloc.partition("@")[2]))',
+        'masked_query(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))',
+        'masked_query(urlunsplit(parts._replace(netloc=parts.netloc.partition("@")[2])))',
         "the part of a password after an @ in it is shown",
     ),
     M(
