@@ -1663,8 +1663,8 @@ MUTANTS = [
     ),
     M(
         "pictures",
-        "    if count < 1_000_000:",
-        "    if count <= 1_000_000:",
+        "    if count < 999_500:  # rounds to 999 kB at most",
+        "    if count <= 1_000_000:  # rounds to 999 kB at most",
         "exactly 1 MB is shown as 1000 kB",
     ),
     M(
@@ -2384,7 +2384,7 @@ MUTANTS = [
     ),
     M(
         "settings",
-        '        return CredentialedURL(value) if "@" in value else value',
+        "        return CredentialedURL(value) if hidden else value",
         "        return value",
         "%config GPTMagic.proxy shows the proxy's password in the cell's Out",
     ),
