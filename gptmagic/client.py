@@ -63,17 +63,22 @@ class Endpoint:
         parts = urlsplit(self.base_url)
         if not parts.hostname:
             return public_url(self.base_url)
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         try:
             port = parts.port
         except ValueError:  # "host:notaport": shown as typed, the request says what is wrong
             return parts.netloc.rpartition("@")[2]
-        return f"{host}:{port}" if port else host  # never user:password@
+        return host_port(parts.hostname, port)  # never user:password@
 
     @property
     def public_url(self) -> str:
         """The base URL as it may be shown (dry run, messages): without ``user:password@``."""
         return public_url(self.base_url)
+
+
+def host_port(host: str, port: int | None) -> str:
+    """``host:port`` as a URL writes it: an IPv6 address in brackets (``[::1]:8080``)."""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
 
 
 def public_url(url: str) -> str:

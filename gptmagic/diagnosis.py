@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .apikey import PLACEHOLDER
-from .client import Endpoint
+from .client import Endpoint, host_port
 from .errors import Facts, explain
 from .transport import http_library
 
@@ -82,8 +82,7 @@ def display_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.hostname:
         return url.split("@")[-1]
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    netloc = host_port(parts.hostname, parts.port)
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
@@ -94,9 +93,7 @@ def proxy_address(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    host = parts.hostname or "?"
-    host = f"[{host}]" if ":" in host else host
-    return f"{host}:{port}" if port else host
+    return host_port(parts.hostname or "?", port)
 
 
 def proxy_in_use(endpoint: Endpoint) -> tuple[str, str] | None:

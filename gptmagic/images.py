@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from . import cache, files
 from .apikey import known_secrets
-from .client import parsed, sdk_for
+from .client import host_port, parsed, sdk_for
 from .errors import GPTMagicError, InterruptedAnswer, error_field, redact, server_message
 from .progress import Output, Progress, in_notebook
 from .render import provenance
@@ -197,9 +197,7 @@ def human_size(size: int | float) -> str:
 def link_host(url: str) -> str:
     """The host (and port) of a link, never its user:password@, path or signed query."""
     parts = urlsplit(url)
-    host = parts.hostname or "the server"
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address, as in the link
-    return f"{host}:{parts.port}" if parts.port else host
+    return host_port(parts.hostname or "the server", parts.port)
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -1451,8 +1451,8 @@ MUTANTS = [
     ),
     M(
         "client",
-        'return f"{host}:{port}" if port else host  # never',
-        "return host  # never",
+        "        return host_port(parts.hostname, port)  # never",
+        "        return host_port(parts.hostname, None)  # never",
         "the server's port is dropped from the host in provenance and the cache key",
     ),
     M(
@@ -1505,8 +1505,8 @@ MUTANTS = [
     ),
     M(
         "client",
-        'host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname',
-        "host = parts.hostname",
+        '    host = f"[{host}]" if ":" in host else host',
+        "    host = host",
         "an IPv6 server is shown without brackets, and [::1] is not local: a key is asked",
     ),
     M(
@@ -1951,14 +1951,15 @@ MUTANTS = [
     ),
     M(
         "images",
-        '    host = parts.hostname or "the server"',
-        '    host = parts.netloc or "the server"',
+        '    return host_port(parts.hostname or "the server", parts.port)',
+        '    return host_port(parts.netloc or "the server", parts.port)',
         "a download error shows the user:password@ of the image link",
     ),
     M(
         "images",
-        '    host = f"[{host}]" if ":" in host else host',
-        "    host = host",
+        "from .client import host_port, parsed, sdk_for",
+        "from .client import parsed, sdk_for\n\n\ndef host_port(host, port):\n"
+        '    return f"{host}:{port}" if port else host',
         "an IPv6 image host is named without brackets (::1:8080)",
     ),
     M(
@@ -2537,7 +2538,7 @@ MUTANTS = [
     ),
     M(
         "diagnosis",
-        '    return f"{host}:{port}" if port else host',
+        '    return host_port(parts.hostname or "?", port)',
         "    return parts.netloc",
         "an error line names the proxy with its user:password@",
     ),
